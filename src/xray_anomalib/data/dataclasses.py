@@ -1,0 +1,47 @@
+"""Items and batches that carry the hand mask next to anomalib's image fields.
+
+The hand mask says which pixels belong to the hand: the masked reconstruction loss and the heatmaps use
+it. It is a separate field, never derived from pixel values (the original code's ``pixel != 0`` broke once
+images were normalised).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from anomalib.data import ImageBatch, ImageItem, NumpyImageBatch, NumpyImageItem
+from torchvision.tv_tensors import Mask
+
+
+@dataclass
+class XrayNumpyItem(NumpyImageItem):
+    """Numpy item with a hand mask of shape ``(H, W)``."""
+
+    hand_mask: np.ndarray | None = None
+
+
+@dataclass
+class XrayNumpyBatch(NumpyImageBatch):
+    """Numpy batch with hand masks of shape ``(B, H, W)``."""
+
+    hand_mask: np.ndarray | None = None
+    item_class: ClassVar[type[XrayNumpyItem]] = XrayNumpyItem
+
+
+@dataclass
+class XrayItem(ImageItem):
+    """One film: anomalib's image item plus ``hand_mask`` (``(H, W)`` bool ``Mask``)."""
+
+    hand_mask: Mask | None = None
+    numpy_class: ClassVar[type[XrayNumpyItem]] = XrayNumpyItem
+
+
+@dataclass
+class XrayBatch(ImageBatch):
+    """A batch of films: anomalib's image batch plus ``hand_mask`` (``(B, H, W)`` bool)."""
+
+    hand_mask: Mask | None = None
+    item_class: ClassVar[type[XrayItem]] = XrayItem
+    numpy_class: ClassVar[type[XrayNumpyBatch]] = XrayNumpyBatch

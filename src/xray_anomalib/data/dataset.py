@@ -1,0 +1,131 @@
+"""An anomalib dataset over one part of a MURA split."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from anomalib.data.datasets.base.image import AnomalibDataset
+from torchvision.transforms.v2 import Transform
+from torchvision.tv_tensors import Image, Mask
+
+from xray_anomalib.data.dataclasses import XrayBatch, XrayItem
+from xray_anomalib.data.film_io import FilmReadError, read_film
+from xray_anomalib.preprocessing.transforms import letterbox
+
+logger = logging.getLogger(__name__)
+
+
+class MuraDataset(AnomalibDataset):
+    """Films of one split part, read at full bit depth and letterboxed to a square.
+
+    Each item holds the film as a 3-channel image in ``[0, 1]`` (anomalib's convention; the channels are
+    equal), the anomaly mask where the dataset has one, and the hand mask (all ones when none is given).
+
+    Args:
+        samples: Rows of a split manifest with ``image_path``, ``study_label``, ``mask_path`` and
+            ``hand_mask_path`` columns (empty strings where there is no file).
+        image_size: Side of the square films after resizing the longest side and padding.
+        augmentations: Augmentations applied after letterboxing, to the image and both masks.
+        split: ``train``, ``val`` or ``test``.
+    """
+
+    def __init__(
+        self,
+        samples: pd.DataFrame,
+        image_size: int = 256,
+        augmentations: Transform | None = None,
+        split: str = "train",
+    ) -> None:
+        super().__init__(augmentations=augmentations)
+        self.image_size = image_size
+        self.letterbox = letterbox(image_size)
+        frame = samples.assign(split=split, label_index=samples["study_label"].astype(int))
+        positive = frame["label_index"] == 1
+        every_positive_masked = bool(positive.any() and (frame.loc[positive, "mask_path"] != "").all())
+        frame.attrs["task"] = "segmentation" if every_positive_masked else "classification"
+        self.samples = frame
+
+    @property
+    def collate_fn(self) -> Callable:
+        """Collate items into an :class:`XrayBatch`."""
+        return XrayBatch.collate
+
+    def __getitem__(self, index: int) -> XrayItem:
+        """Read, letterbox and augment one film with its masks."""
+        row = self.samples.iloc[index]
+        pixels = read_film(row.image_path).pixels
+        height, width = pixels.shape
+        image = Image(torch.from_numpy(pixels).unsqueeze(0).expand(3, -1, -1).contiguous())
+        gt_mask = Mask(torch.from_numpy(_read_mask(row.mask_path, (height, width))))
+        hand_mask = Mask(torch.from_numpy(_read_mask(row.hand_mask_path, (height, width), fill=True)))
+        image, gt_mask, hand_mask = self.letterbox(image, gt_mask, hand_mask)
+        if self.augmentations is not None:
+            image, gt_mask, hand_mask = self.augmentations(image, gt_mask, hand_mask)
+        has_mask = self.task == "segmentation"
+        return XrayItem(
+            image=image,
+            gt_label=torch.tensor(row.label_index),
+            gt_mask=gt_mask if has_mask else None,
+            image_path=row.image_path,
+            mask_path=row.mask_path if has_mask else None,
+            hand_mask=hand_mask,
+        )
+
+
+def _read_mask(path: str, shape: tuple[int, int], fill: bool = False) -> np.ndarray:
+    """Read a binary mask (nonzero = inside), or return a constant one when ``path`` is empty."""
+    if not path:
+        return np.full(shape, fill, dtype=bool)
+    mask = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise FilmReadError(path, "mask is not a readable image")
+    if mask.shape != shape:
+        raise FilmReadError(path, f"mask is {mask.shape[0]}x{mask.shape[1]}, its film {shape[0]}x{shape[1]}")
+    return mask > 0
+
+
+def find_unreadable_films(samples: pd.DataFrame, workers: int = 4) -> pd.DataFrame:
+    """Try to read every film and mask of ``samples``; return the ones that fail, with the reason.
+
+    Args:
+        samples: Rows with ``image_path``, ``mask_path`` and ``hand_mask_path``.
+        workers: Reader threads (OpenCV releases the GIL while decoding).
+
+    Returns:
+        A DataFrame with ``image_path`` and ``reason`` per unreadable film (empty when all are fine).
+    """
+
+    def check(row: tuple[str, str, str]) -> str:
+        image_path, mask_path, hand_mask_path = row
+        try:
+            shape = read_film(image_path).pixels.shape
+            _read_mask(mask_path, shape)
+            _read_mask(hand_mask_path, shape)
+        except (FilmReadError, OSError, ValueError) as error:
+            return str(error)
+        return ""
+
+    rows = list(samples[["image_path", "mask_path", "hand_mask_path"]].itertuples(index=False, name=None))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        reasons = list(pool.map(check, rows))
+    failed = pd.DataFrame({"image_path": samples["image_path"].to_numpy(), "reason": reasons})
+    return failed[failed["reason"] != ""].reset_index(drop=True)
+
+
+def mask_column(samples: pd.DataFrame, root: Path, folder: str | None, only_positive: bool = False) -> list[str]:
+    """Paths of masks mirroring ``rel_path`` below ``root/folder`` ("" where absent or not wanted)."""
+    if folder is None:
+        return [""] * len(samples)
+    paths = []
+    for rel, label in zip(samples["rel_path"], samples["study_label"], strict=True):
+        path = root / folder / rel
+        wanted = label == 1 or not only_positive
+        paths.append(str(path) if wanted and path.is_file() else "")
+    return paths

@@ -1,0 +1,161 @@
+"""Read X-ray films without losing information.
+
+One call, :func:`read_film`, reads 8-bit and 16-bit PNG/JPEG/TIFF (grayscale, or grayscale saved as RGB
+as most MURA films are) and DICOM, and returns a float32 film in ``[0, 1]`` scaled by the file's real
+bit depth, where anomalib's own reader converts to 8-bit RGB and clips 16-bit films at 255.
+
+Example:
+    >>> film = read_film("image1.png")  # doctest: +SKIP
+    >>> film.pixels.dtype, film.bit_depth  # doctest: +SKIP
+    (dtype('float32'), 8)
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DICOM_SUFFIXES = (".dcm", ".dicom")
+
+
+class FilmReadError(OSError):
+    """Raised when a film cannot be read; the message names the file and the problem."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"Cannot read film {path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Film:
+    """A film as read from disk.
+
+    Attributes:
+        pixels: ``H x W`` float32 array in ``[0, 1]``, bright = dense (bone), as radiologists view it.
+        bit_depth: Significant bits of the stored values (8, 10, 12, 16, ...).
+        source_channels: Channels in the file (1, 3 or 4); colour films are converted to gray.
+        inverted_by_header: True when a DICOM MONOCHROME1 film was inverted on reading.
+    """
+
+    pixels: np.ndarray
+    bit_depth: int
+    source_channels: int
+    inverted_by_header: bool = False
+
+
+def read_film(path: str | Path) -> Film:
+    """Read a film as ``H x W`` float32 in ``[0, 1]``.
+
+    Args:
+        path: PNG, JPEG, TIFF or DICOM file.
+
+    Returns:
+        The film and what was learned about its encoding.
+
+    Raises:
+        FilmReadError: When the file is missing, empty, truncated, not an image, or has no pixels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FilmReadError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise FilmReadError(path, "the file is empty (0 bytes)")
+    film = _read_dicom(path) if _is_dicom(path) else _read_raster(path)
+    if film.pixels.size == 0 or not np.isfinite(film.pixels).all():
+        raise FilmReadError(path, "the decoded film is empty or holds non-finite values")
+    return film
+
+
+def _is_dicom(path: Path) -> bool:
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return True
+    with path.open("rb") as handle:
+        handle.seek(128)
+        return handle.read(4) == b"DICM"
+
+
+def _read_raster(path: Path) -> Film:
+    buffer = np.fromfile(path, dtype=np.uint8)
+    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise FilmReadError(path, "not a readable image (corrupt, truncated, or not an image format OpenCV knows)")
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    gray = _to_gray(pixels)
+    if gray.dtype == np.uint8:
+        bit_depth = 8
+    elif gray.dtype == np.uint16:
+        bit_depth = _png_significant_bits(path) or 16
+    else:
+        raise FilmReadError(path, f"unsupported pixel type {gray.dtype}; expected 8- or 16-bit integers")
+    _check_truncation(path, buffer)
+    scaled = np.clip(gray.astype(np.float32) / float(2**bit_depth - 1), 0.0, 1.0)
+    return Film(pixels=scaled, bit_depth=bit_depth, source_channels=channels)
+
+
+def _to_gray(pixels: np.ndarray) -> np.ndarray:
+    """Keep one channel of a gray film saved as colour; convert a real colour film by luminance."""
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.shape[2] == 4:
+        pixels = pixels[..., :3]
+    if pixels.shape[2] == 1 or (np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2])):
+        return np.ascontiguousarray(pixels[..., 0])
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+
+
+def _png_significant_bits(path: Path) -> int | None:
+    """Return the gray sample depth recorded in a PNG's ``sBIT`` chunk, if any."""
+    with path.open("rb") as handle:
+        if handle.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while header := handle.read(8):
+            if len(header) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", header)
+            if kind == b"sBIT":
+                return handle.read(length)[0] or None
+            if kind in {b"IDAT", b"IEND"}:
+                return None
+            handle.seek(length + 4, 1)
+    return None
+
+
+def _check_truncation(path: Path, buffer: np.ndarray) -> None:
+    """OpenCV decodes some truncated PNGs and JPEGs without an error; catch the common cases."""
+    suffix = path.suffix.lower()
+    if suffix == ".png" and b"IEND" not in buffer[-32:].tobytes():
+        raise FilmReadError(path, "the PNG is truncated (no IEND chunk at its end)")
+    if suffix in {".jpg", ".jpeg"} and not buffer[-16:].tobytes().rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise FilmReadError(path, "the JPEG is truncated (no end-of-image marker)")
+
+
+def _read_dicom(path: Path) -> Film:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import apply_modality_lut
+
+    try:
+        dataset = pydicom.dcmread(path)
+        stored = dataset.pixel_array
+    except (InvalidDicomError, AttributeError, ValueError, TypeError, KeyError, EOFError, OSError) as error:
+        raise FilmReadError(path, f"malformed DICOM ({error})") from error
+    if stored.ndim != 2:
+        raise FilmReadError(path, f"expected a single-frame grayscale DICOM, got pixel array of shape {stored.shape}")
+    bits = int(dataset.get("BitsStored", stored.dtype.itemsize * 8))
+    signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    values = apply_modality_lut(stored, dataset).astype(np.float64)
+    bounds = apply_modality_lut(np.array([low, high], dtype=stored.dtype), dataset).astype(np.float64)
+    lowest, highest = float(bounds.min()), float(bounds.max())
+    if highest <= lowest:
+        raise FilmReadError(path, "the DICOM rescale maps every value to the same intensity")
+    scaled = np.clip((values - lowest) / (highest - lowest), 0.0, 1.0).astype(np.float32)
+    inverted = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper() == "MONOCHROME1"
+    if inverted:
+        scaled = 1.0 - scaled
+    return Film(pixels=scaled, bit_depth=bits, source_channels=1, inverted_by_header=inverted)
