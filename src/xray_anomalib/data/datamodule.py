@@ -122,12 +122,14 @@ class Mura(AnomalibDataModule):
         self.synthetic_image_size = synthetic_image_size
         self.manifest: pd.DataFrame | None = None
         self.rejected_films = pd.DataFrame(columns=["image_path", "reason"])
-        self._category = "synthetic" if self.synthetic else "_".join(sorted(self.body_parts)).lower()
+        self._category = "_".join(sorted(self.body_parts)).lower()
 
     @property
     def name(self) -> str:
-        """Name used in anomalib's result folders."""
-        return "Mura"
+        """The root folder's name: results go to ``<model>/<root name>/<body parts>/`` and heatmap images keep
+        the ``patient/study/image`` path below it, so that films of different patients never overwrite each other.
+        """
+        return self.root.resolve().name
 
     def prepare_data(self) -> None:
         """Write the synthetic default if it is used and not there yet."""

@@ -1,0 +1,98 @@
+"""``xray-anomalib``: the commands anomalib's own CLI does not cover.
+
+Training, testing and export go through ``anomalib train|test|export --config configs/<model>.yaml``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jsonargparse import ArgumentParser
+
+from xray_anomalib.data.mura import MuraLayoutError, read_mura_index
+from xray_anomalib.data.split import (
+    SplitError,
+    SplitMode,
+    format_split_summary,
+    patient_wise_split,
+    summarize_split,
+    write_manifest,
+)
+
+
+def _split(args: object) -> None:
+    parts = ["train", "valid"] if args.mode == SplitMode.MURA.value else args.mura_parts
+    index = read_mura_index(args.root, body_parts=args.body_parts, mura_parts=parts)
+    manifest = patient_wise_split(index, seed=args.seed, mode=args.mode)
+    print(format_split_summary(summarize_split(manifest)))
+    if args.out:
+        print(f"manifest: {write_manifest(manifest, args.out)}")
+
+
+def _synth(args: object) -> None:
+    from xray_anomalib.contact_sheet import contact_sheet
+    from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, write_synthetic_mura
+
+    root = write_synthetic_mura(args.root, n_patients=args.patients, seed=args.seed, longest_side=args.size)
+    index = read_mura_index(root, mura_parts=["train", "valid"])
+    positives = int(index.drop_duplicates("study_id")["study_label"].sum())
+    print(f"{root}: {len(index)} films, {index['study_id'].nunique()} studies ({positives} positive), {index['patient_id'].nunique()} patients")
+    if args.sheet:
+        sample = index.groupby("study_label", group_keys=False).head(12)
+        masks = [root / ANOMALY_MASK_DIR / rel if label else None for rel, label in zip(sample["rel_path"], sample["study_label"], strict=True)]
+        print(f"contact sheet: {contact_sheet(sample['image_path'].tolist(), args.sheet, masks=masks)}")
+
+
+def _models(args: object) -> None:
+    from xray_anomalib.registry import list_models
+
+    del args
+    specs = list_models()
+    width = max(len(spec.name) for spec in specs)
+    for spec in specs:
+        print(f"{spec.name:<{width}}  {spec.class_path}  [{spec.source}]  {spec.summary}")
+
+
+def build_parser() -> ArgumentParser:
+    """The ``xray-anomalib`` argument parser with its subcommands."""
+    parser = ArgumentParser(prog="xray-anomalib", description=__doc__)
+    commands = parser.add_subcommands(dest="command")
+
+    split = ArgumentParser(description="Draw a patient-wise split from MURA's CSVs (no pixels needed) and show it.")
+    split.add_argument("root", type=Path, help="MURA-v1.1 folder with the CSVs (or the train/valid folders).")
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--mode", choices=[mode.value for mode in SplitMode], default=SplitMode.PAPER.value)
+    split.add_argument("--body-parts", nargs="+", default=["XR_HAND"], help="Body parts, or 'all'.")
+    split.add_argument("--mura-parts", nargs="+", default=["train"], help="MURA parts read in 'paper' mode.")
+    split.add_argument("--out", type=Path, default=None, help="Write the manifest CSV here.")
+    commands.add_subcommand("split", split)
+
+    synth = ArgumentParser(description="Write the synthetic MURA-like dataset (the embedded default).")
+    synth.add_argument("root", type=Path)
+    synth.add_argument("--patients", type=int, default=240)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--size", type=int, default=256, help="Longest side of the films in pixels.")
+    synth.add_argument("--sheet", type=Path, default=None, help="Also save a contact sheet PNG here.")
+    commands.add_subcommand("synth", synth)
+
+    commands.add_subcommand("models", ArgumentParser(description="List the registered models."))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``xray-anomalib``; bad input ends with a one-line message and exit code 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"split": _split, "synth": _synth, "models": _models}
+    try:
+        handlers[args.command](args[args.command])
+    except (FileNotFoundError, MuraLayoutError, SplitError, ValueError) as error:
+        print(f"xray-anomalib {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

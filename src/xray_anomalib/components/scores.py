@@ -1,0 +1,60 @@
+"""Per-image anomaly scores from per-pixel error maps, computed over the hand mask.
+
+Every score is computed per image from that image's own pixels: it never depends on the other images of
+a batch. Scores are named as in configs: ``mse``, ``l1`` and ``topk`` (the mean of the ``k`` largest
+squared errors; the paper used ``k = 200``).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import torch
+
+
+class ReconstructionScore(str, Enum):
+    """How a reconstruction error map becomes an image score."""
+
+    MSE = "mse"
+    L1 = "l1"
+    TOPK = "topk"
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` over the pixels where ``mask`` is set, per image.
+
+    Args:
+        values: ``(B, 1, H, W)`` or ``(B, H, W)`` values.
+        mask: Same shape, 0/1.
+
+    Returns:
+        ``(B,)`` means; an empty mask gives 0.
+    """
+    mask = mask.to(values.dtype)
+    total = (values * mask).flatten(1).sum(dim=1)
+    return total / mask.flatten(1).sum(dim=1).clamp(min=1.0)
+
+
+def error_map(image: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor, score: ReconstructionScore) -> torch.Tensor:
+    """Per-pixel error, zero outside the mask: absolute for ``l1``, squared otherwise."""
+    difference = image - reconstruction
+    errors = difference.abs() if score is ReconstructionScore.L1 else difference.square()
+    return errors * mask.to(errors.dtype)
+
+
+def image_score(errors: torch.Tensor, mask: torch.Tensor, score: ReconstructionScore, top_k: int = 200) -> torch.Tensor:
+    """Aggregate a masked error map (from :func:`error_map`) into one score per image.
+
+    Args:
+        errors: ``(B, 1, H, W)`` masked errors.
+        mask: ``(B, 1, H, W)`` hand mask.
+        score: The aggregation.
+        top_k: Pixels averaged by ``topk`` (capped at the image's pixel count).
+
+    Returns:
+        ``(B,)`` scores.
+    """
+    if score is ReconstructionScore.TOPK:
+        k = min(top_k, errors[0].numel())
+        return errors.flatten(1).topk(k, dim=1).values.mean(dim=1)
+    return masked_mean(errors, mask)
