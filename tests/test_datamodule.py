@@ -1,0 +1,66 @@
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from xray_anomalib.data import Mura, XrayBatch
+from xray_anomalib.data.datamodule import MANIFEST_NAME, REJECTED_NAME
+from xray_anomalib.data.split import read_manifest
+
+
+@pytest.fixture
+def copied_root(synthetic_root: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(synthetic_root, tmp_path / "MURA-v1.1"))
+
+
+def test_parts_batches_and_masks(synthetic_root: Path) -> None:
+    datamodule = Mura(root=synthetic_root, image_size=64, mask_dir="masks", hand_mask_dir="hand_masks", eval_batch_size=8)
+    datamodule.setup()
+    manifest = datamodule.manifest
+    assert len(datamodule.train_data) + len(datamodule.val_data) + len(datamodule.test_data) == len(manifest)
+    assert datamodule.train_data.samples["label_index"].sum() == 0
+    batch = next(iter(datamodule.test_dataloader()))
+    assert isinstance(batch, XrayBatch)
+    assert batch.image.shape[1:] == (3, 64, 64)
+    assert batch.hand_mask.shape == (8, 64, 64) and batch.hand_mask.dtype == torch.bool
+    assert batch.gt_mask is not None
+    assert (batch.gt_mask & ~batch.hand_mask).sum() <= batch.gt_mask.sum()  # masks aligned with the film
+    assert torch.equal(batch.image[:, 0], batch.image[:, 2])
+
+
+def test_manifest_saved_and_reused(synthetic_root: Path, tmp_path: Path) -> None:
+    first = Mura(root=synthetic_root, image_size=64, seed=4)
+    first.setup()
+    path = first.save_manifest(tmp_path)
+    assert path.name == MANIFEST_NAME
+    again = Mura(root=synthetic_root, image_size=64, seed=99, manifest=path)
+    again.setup()
+    assert again.manifest["rel_path"].tolist() == first.manifest["rel_path"].tolist()
+    assert read_manifest(path, synthetic_root)["split"].tolist() == first.manifest["split"].tolist()
+
+
+def test_corrupt_film_is_reported_and_counted(copied_root: Path, tmp_path: Path) -> None:
+    victim = next((copied_root / "train").rglob("*.png"))
+    victim.write_bytes(b"not a png")
+    datamodule = Mura(root=copied_root, image_size=64, split_mode="paper", mura_parts=["train"])
+    datamodule.setup()
+    assert datamodule.rejected_films["image_path"].tolist() == [str(victim)]
+    assert "not a readable image" in datamodule.rejected_films["reason"].iloc[0]
+    assert str(victim) not in set(datamodule.manifest["image_path"])
+    datamodule.save_manifest(tmp_path)
+    assert pd.read_csv(tmp_path / REJECTED_NAME)["image_path"].tolist() == [str(victim)]
+
+
+def test_missing_films_name_the_root(copied_root: Path) -> None:
+    shutil.rmtree(copied_root / "train")
+    with pytest.raises(FileNotFoundError, match="not on disk"):
+        Mura(root=copied_root, image_size=64).setup()
+
+
+def test_synthetic_default_is_written_on_first_use(tmp_path: Path) -> None:
+    datamodule = Mura(root=None, synthetic_root=tmp_path / "synthetic", synthetic_patients=30, synthetic_image_size=48, image_size=32)
+    datamodule.setup()
+    assert (tmp_path / "synthetic" / "train_image_paths.csv").is_file()
+    assert datamodule.test_data.task == "segmentation"
