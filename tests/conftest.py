@@ -15,7 +15,9 @@ MURA_CSV = SHARED_DATA / "mura-v1.1-csv"
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic MURA-v1.1 root (40 patients, 64 px films), written once per session."""
-    return write_synthetic_mura(tmp_path_factory.mktemp("synthetic") / "MURA-v1.1", n_patients=40, seed=3, longest_side=64)
+    return write_synthetic_mura(
+        tmp_path_factory.mktemp("synthetic") / "MURA-v1.1", n_patients=40, seed=3, longest_side=64
+    )
 
 
 @pytest.fixture

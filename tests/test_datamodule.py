@@ -16,7 +16,9 @@ def copied_root(synthetic_root: Path, tmp_path: Path) -> Path:
 
 
 def test_parts_batches_and_masks(synthetic_root: Path) -> None:
-    datamodule = Mura(root=synthetic_root, image_size=64, mask_dir="masks", hand_mask_dir="hand_masks", eval_batch_size=8)
+    datamodule = Mura(
+        root=synthetic_root, image_size=64, mask_dir="masks", hand_mask_dir="hand_masks", eval_batch_size=8
+    )
     datamodule.setup()
     manifest = datamodule.manifest
     assert len(datamodule.train_data) + len(datamodule.val_data) + len(datamodule.test_data) == len(manifest)
@@ -60,7 +62,9 @@ def test_missing_films_name_the_root(copied_root: Path) -> None:
 
 
 def test_synthetic_default_is_written_on_first_use(tmp_path: Path) -> None:
-    datamodule = Mura(root=None, synthetic_root=tmp_path / "synthetic", synthetic_patients=30, synthetic_image_size=48, image_size=32)
+    datamodule = Mura(
+        root=None, synthetic_root=tmp_path / "synthetic", synthetic_patients=30, synthetic_image_size=48, image_size=32
+    )
     datamodule.setup()
     assert (tmp_path / "synthetic" / "train_image_paths.csv").is_file()
     assert datamodule.test_data.task == "segmentation"

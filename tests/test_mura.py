@@ -62,7 +62,7 @@ def test_not_mura_shaped(tmp_path: Path) -> None:
 
 def test_missing_partner_csv(tmp_path: Path) -> None:
     (tmp_path / "train_image_paths.csv").write_text("MURA-v1.1/train/XR_HAND/patient00001/study1_negative/image1.png\n")
-    with pytest.raises(MuraLayoutError, match="train_labeled_studies.csv is missing"):
+    with pytest.raises(MuraLayoutError, match=r"train_labeled_studies\.csv is missing"):
         read_mura_index(tmp_path, mura_parts=["train"])
 
 
@@ -75,7 +75,9 @@ def test_malformed_csv_row(tmp_path: Path) -> None:
 
 def test_bad_label_and_unlabelled_study(tmp_path: Path) -> None:
     study = "MURA-v1.1/train/XR_HAND/patient00001/study1_negative/"
-    (tmp_path / "train_image_paths.csv").write_text(f"{study}image1.png\nMURA-v1.1/train/XR_HAND/patient00002/study1_negative/image1.png\n")
+    (tmp_path / "train_image_paths.csv").write_text(
+        f"{study}image1.png\nMURA-v1.1/train/XR_HAND/patient00002/study1_negative/image1.png\n"
+    )
     (tmp_path / "train_labeled_studies.csv").write_text(f"{study},maybe\n")
     with pytest.raises(MuraLayoutError, match="expected 0 or 1"):
         read_mura_index(tmp_path, mura_parts=["train"])

@@ -17,11 +17,13 @@ def test_plugins_and_baselines_listed() -> None:
 
 
 def test_unknown_model_names_the_registered_ones() -> None:
-    with pytest.raises(UnknownModelError, match="registered models: .*cae"):
+    with pytest.raises(UnknownModelError, match=r"registered models: .*cae"):
         get_model_spec("nope")
 
 
-def test_third_party_distribution_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_third_party_distribution_is_picked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     package = tmp_path / "acme_xray"
     package.mkdir()
     (package / "__init__.py").write_text(

@@ -74,7 +74,9 @@ def test_leaking_manifest_is_refused(synthetic_root: Path, tmp_path: Path) -> No
 def test_no_positive_patients(synthetic_root: Path) -> None:
     index = read_mura_index(synthetic_root)
     with pytest.raises(SplitError, match="No patient has a positive study"):
-        patient_wise_split(index[index["study_label"] == 0].groupby("patient_id").filter(lambda g: g["study_label"].max() == 0))
+        patient_wise_split(
+            index[index["study_label"] == 0].groupby("patient_id").filter(lambda g: g["study_label"].max() == 0)
+        )
 
 
 def test_mura_mode_uses_valid_as_test(synthetic_root: Path) -> None:

@@ -42,7 +42,7 @@ def test_films_have_hands_anomalies_and_borders() -> None:
     rng = np.random.default_rng(0)
     for kind in ANOMALY_KINDS:
         film = draw_film(rng, 128, anomaly=kind, two_hands=kind == "metal")
-        assert film.film.dtype == np.float32 and 0 <= film.film.min() and film.film.max() <= 1
+        assert film.film.dtype == np.float32 and film.film.min() >= 0 and film.film.max() <= 1
         assert 0.05 < film.hand_mask.mean() < 0.8
         assert film.anomaly_mask.sum() > 0
         assert len(film.hand_boxes) == (2 if kind == "metal" else 1)
@@ -51,6 +51,20 @@ def test_films_have_hands_anomalies_and_borders() -> None:
 
 
 def test_synth_command_writes_contact_sheet(tmp_path: Path) -> None:
-    assert main(["synth", str(tmp_path / "root"), "--patients", "12", "--size", "64", "--sheet", str(tmp_path / "sheet.png")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(tmp_path / "root"),
+                "--patients",
+                "12",
+                "--size",
+                "64",
+                "--sheet",
+                str(tmp_path / "sheet.png"),
+            ]
+        )
+        == 0
+    )
     sheet = read_film(tmp_path / "sheet.png").pixels
     assert sheet.shape[0] >= 192 and sheet.std() > 0.05

@@ -6,6 +6,7 @@ Example:
     >>> from xray_anomalib_plugins.cae import Cae
     >>> model = Cae(channels=[16, 32, 64], image_size=128, score="topk")
     >>> Engine(max_epochs=5).fit(model, datamodule=Mura(image_size=128))  # doctest: +SKIP
+
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Cae(XrayAnomalyModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for anomalib's default.
+
     """
 
     def __init__(

@@ -38,10 +38,16 @@ def _synth(args: object) -> None:
     root = write_synthetic_mura(args.root, n_patients=args.patients, seed=args.seed, longest_side=args.size)
     index = read_mura_index(root, mura_parts=["train", "valid"])
     positives = int(index.drop_duplicates("study_id")["study_label"].sum())
-    print(f"{root}: {len(index)} films, {index['study_id'].nunique()} studies ({positives} positive), {index['patient_id'].nunique()} patients")
+    print(
+        f"{root}: {len(index)} films, {index['study_id'].nunique()} studies ({positives} positive), "
+        f"{index['patient_id'].nunique()} patients"
+    )
     if args.sheet:
         sample = index.groupby("study_label", group_keys=False).head(12)
-        masks = [root / ANOMALY_MASK_DIR / rel if label else None for rel, label in zip(sample["rel_path"], sample["study_label"], strict=True)]
+        masks = [
+            root / ANOMALY_MASK_DIR / rel if label else None
+            for rel, label in zip(sample["rel_path"], sample["study_label"], strict=True)
+        ]
         print(f"contact sheet: {contact_sheet(sample['image_path'].tolist(), args.sheet, masks=masks)}")
 
 

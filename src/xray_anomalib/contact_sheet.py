@@ -29,6 +29,7 @@ def contact_sheet(
 
     Returns:
         The written path.
+
     """
     masks = list(masks) if masks is not None else [None] * len(films)
     tiles = []
@@ -37,7 +38,9 @@ def contact_sheet(
         scale = tile / max(pixels.shape)
         size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
         canvas = np.zeros((tile, tile, 3), np.uint8)
-        canvas[: size[1], : size[0]] = cv2.cvtColor(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), cv2.COLOR_GRAY2BGR)
+        canvas[: size[1], : size[0]] = cv2.cvtColor(
+            cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), cv2.COLOR_GRAY2BGR
+        )
         if mask_path:
             mask = cv2.resize(cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE), size, interpolation=cv2.INTER_NEAREST)
             contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

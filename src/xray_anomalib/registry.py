@@ -13,6 +13,7 @@ Example:
     >>> [spec.name for spec in list_models()]  # doctest: +SKIP
     ['cae', 'padim', 'patchcore']
     >>> model = build_model("cae", image_size=128)  # doctest: +SKIP
+
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from anomalib.models import AnomalibModule
 
 ENTRY_POINT_GROUP = "xray_anomalib.models"
 BASELINES = {
-    "padim": "anomalib.models.Padim",
-    "patchcore": "anomalib.models.Patchcore",
+    "padim": "xray_anomalib.baselines.Padim",
+    "patchcore": "xray_anomalib.baselines.Patchcore",
 }
 
 
@@ -46,6 +47,7 @@ class ModelSpec:
         name: Registry name (lower case), e.g. ``cae``.
         class_path: ``module.Class``, usable as ``model.class_path`` in anomalib YAML configs.
         source: ``anomalib`` for built-in baselines, else the distribution that declares the plugin.
+
     """
 
     name: str
@@ -73,6 +75,7 @@ def list_models() -> list[ModelSpec]:
 
     Raises:
         ValueError: When two plugins claim the same name, or a plugin takes a baseline's name.
+
     """
     specs = {name: ModelSpec(name, path, "anomalib") for name, path in BASELINES.items()}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
@@ -90,6 +93,7 @@ def get_model_spec(name: str) -> ModelSpec:
 
     Raises:
         UnknownModelError: Naming the models that are registered.
+
     """
     specs = {spec.name: spec for spec in list_models()}
     if name.lower() not in specs:
@@ -98,6 +102,6 @@ def get_model_spec(name: str) -> ModelSpec:
     return specs[name.lower()]
 
 
-def build_model(name: str, **init_args: Any) -> AnomalibModule:  # noqa: ANN401
+def build_model(name: str, **init_args: Any) -> AnomalibModule:
     """Instantiate a registered model with ``init_args``."""
     return get_model_spec(name).load()(**init_args)

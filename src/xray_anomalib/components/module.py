@@ -12,8 +12,10 @@ from anomalib.pre_processing import PreProcessor
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torchvision.transforms.v2 import Resize
 
+from xray_anomalib.export import FixedSizeExportMixin
 
-class XrayAnomalyModule(AnomalibModule):
+
+class XrayAnomalyModule(FixedSizeExportMixin, AnomalibModule):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 
     The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask (from the data) scores and

@@ -29,13 +29,16 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``(B,)`` means; an empty mask gives 0.
+
     """
     mask = mask.to(values.dtype)
     total = (values * mask).flatten(1).sum(dim=1)
     return total / mask.flatten(1).sum(dim=1).clamp(min=1.0)
 
 
-def error_map(image: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor, score: ReconstructionScore) -> torch.Tensor:
+def error_map(
+    image: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor, score: ReconstructionScore
+) -> torch.Tensor:
     """Per-pixel error, zero outside the mask: absolute for ``l1``, squared otherwise."""
     difference = image - reconstruction
     errors = difference.abs() if score is ReconstructionScore.L1 else difference.square()
@@ -53,6 +56,7 @@ def image_score(errors: torch.Tensor, mask: torch.Tensor, score: ReconstructionS
 
     Returns:
         ``(B,)`` scores.
+
     """
     if score is ReconstructionScore.TOPK:
         k = min(top_k, errors[0].numel())

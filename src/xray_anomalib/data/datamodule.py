@@ -14,6 +14,7 @@ In YAML::
         body_parts: [XR_HAND]
         split_mode: paper
         seed: 0
+
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Mura(AnomalibDataModule):
         synthetic_root: Where the synthetic default is written when ``root`` is ``None``.
         synthetic_patients: Patients of the synthetic default.
         synthetic_image_size: Longest side of the synthetic films.
+
     """
 
     def __init__(
@@ -126,8 +128,10 @@ class Mura(AnomalibDataModule):
 
     @property
     def name(self) -> str:
-        """The root folder's name: results go to ``<model>/<root name>/<body parts>/`` and heatmap images keep
-        the ``patient/study/image`` path below it, so that films of different patients never overwrite each other.
+        """The root folder's name, used by anomalib for result folders and heatmap file names.
+
+        Results go to ``<model>/<root name>/<body parts>/`` and heatmap images keep the ``patient/study/image``
+        path below it, so that films of different patients never overwrite each other.
         """
         return self.root.resolve().name
 
@@ -149,7 +153,8 @@ class Mura(AnomalibDataModule):
         missing = manifest.loc[[not Path(path).is_file() for path in manifest["image_path"]], "image_path"]
         if len(missing):
             msg = (
-                f"{len(missing)} of {len(manifest)} films listed for {self.root} are not on disk, e.g. {missing.iloc[0]}. "
+                f"{len(missing)} of {len(manifest)} films listed for {self.root} are not on disk, "
+                f"e.g. {missing.iloc[0]}. "
                 "Is root the MURA-v1.1 folder that holds the CSVs and the train/valid folders?"
             )
             raise FileNotFoundError(msg)
@@ -157,7 +162,10 @@ class Mura(AnomalibDataModule):
         if len(self.rejected_films):
             logger.warning(
                 "%d of %d films cannot be read and are left out (listed in %s): first %s",
-                len(self.rejected_films), len(manifest), REJECTED_NAME, self.rejected_films.iloc[0]["reason"],
+                len(self.rejected_films),
+                len(manifest),
+                REJECTED_NAME,
+                self.rejected_films.iloc[0]["reason"],
             )
             manifest = manifest[~manifest["image_path"].isin(self.rejected_films["image_path"])]
         self.manifest = manifest.reset_index(drop=True)

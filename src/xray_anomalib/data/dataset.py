@@ -34,6 +34,7 @@ class MuraDataset(AnomalibDataset):
         image_size: Side of the square films after resizing the longest side and padding.
         augmentations: Augmentations applied after letterboxing, to the image and both masks.
         split: ``train``, ``val`` or ``test``.
+
     """
 
     def __init__(
@@ -100,6 +101,7 @@ def find_unreadable_films(samples: pd.DataFrame, workers: int = 4) -> pd.DataFra
 
     Returns:
         A DataFrame with ``image_path`` and ``reason`` per unreadable film (empty when all are fine).
+
     """
 
     def check(row: tuple[str, str, str]) -> str:

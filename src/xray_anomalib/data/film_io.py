@@ -8,6 +8,7 @@ Example:
     >>> film = read_film("image1.png")  # doctest: +SKIP
     >>> film.pixels.dtype, film.bit_depth  # doctest: +SKIP
     (dtype('float32'), 8)
+
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Film:
         bit_depth: Significant bits of the stored values (8, 10, 12, 16, ...).
         source_channels: Channels in the file (1, 3 or 4); colour films are converted to gray.
         inverted_by_header: True when a DICOM MONOCHROME1 film was inverted on reading.
+
     """
 
     pixels: np.ndarray
@@ -59,6 +61,7 @@ def read_film(path: str | Path) -> Film:
 
     Raises:
         FilmReadError: When the file is missing, empty, truncated, not an image, or has no pixels.
+
     """
     path = Path(path)
     if not path.is_file():
@@ -103,7 +106,9 @@ def _to_gray(pixels: np.ndarray) -> np.ndarray:
         return pixels
     if pixels.shape[2] == 4:
         pixels = pixels[..., :3]
-    if pixels.shape[2] == 1 or (np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2])):
+    if pixels.shape[2] == 1 or (
+        np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2])
+    ):
         return np.ascontiguousarray(pixels[..., 0])
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
 

@@ -16,6 +16,7 @@ walked and the label is read from the study folder's name. Only the metadata is 
 Example:
     >>> index = read_mura_index("datasets/MURA-v1.1", body_parts=["XR_HAND"])  # doctest: +SKIP
     >>> index.groupby("study_label").size()  # doctest: +SKIP
+
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def normalise_body_parts(body_parts: str | Iterable[str]) -> tuple[str, ...]:
 
     Returns:
         The canonical names, in the order of ``BODY_PARTS``.
+
     """
     names = [body_parts] if isinstance(body_parts, str) else list(body_parts)
     if not names:
@@ -82,6 +84,7 @@ def read_mura_index(
         FileNotFoundError: When ``root`` does not exist.
         MuraLayoutError: When the CSVs or the folders are not MURA-shaped, a study has no label,
             or nothing matches the requested body parts.
+
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -173,7 +176,7 @@ def _rows_from_csv(images_csv: Path, studies_csv: Path, part: str) -> pd.DataFra
             raise MuraLayoutError(msg)
         labels[key] = int(label)
     records = []
-    for (entry, *_) in _read_csv_rows(images_csv, 1):
+    for entry, *_ in _read_csv_rows(images_csv, 1):
         rel = _relative_to_root(entry, part, images_csv)
         key = _study_key(rel, images_csv)
         if key not in labels:
@@ -191,11 +194,14 @@ def _rows_from_folders(root: Path, part: str) -> pd.DataFrame:
         rel = PurePosixPath(path.relative_to(root).as_posix())
         match = _STUDY_RE.match(rel.parts[3])
         if match is None:
-            msg = f"Study folder {path.parent} has no label: expected a name like 'study1_positive' or 'study1_negative'."
+            msg = (
+                f"Study folder {path.parent} has no label: expected a name like 'study1_positive' or 'study1_negative'."
+            )
             raise MuraLayoutError(msg)
         records.append(_record(rel, part, int(match.group(1) == "positive")))
     if not records:
-        msg = f"No images under {root / part}; expected '{part}/XR_<BODY_PART>/patient<ID>/study<N>_<label>/image<K>.png'."
+        layout = f"{part}/XR_<BODY_PART>/patient<ID>/study<N>_<label>/image<K>.png"
+        msg = f"No images under {root / part}; expected '{layout}'."
         raise MuraLayoutError(msg)
     return pd.DataFrame.from_records(records, columns=INDEX_COLUMNS[:-1])
 

@@ -13,6 +13,7 @@ Example:
     >>> index = read_mura_index(root)  # doctest: +SKIP
     >>> manifest = patient_wise_split(index, seed=0)  # doctest: +SKIP
     >>> print(format_split_summary(summarize_split(manifest)))  # doctest: +SKIP
+
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def patient_wise_split(index: pd.DataFrame, seed: int = 0, mode: SplitMode | str
 
     Raises:
         SplitError: When there are no positive patients, or too few negative ones to match them.
+
     """
     mode = SplitMode(mode)
     rng = np.random.default_rng(seed)
@@ -58,19 +60,27 @@ def patient_wise_split(index: pd.DataFrame, seed: int = 0, mode: SplitMode | str
         assignment = _paper_assignment(index, rng)
     else:
         if not (index["mura_part"] == "valid").any():
-            msg = "Split mode 'mura' needs MURA's 'valid' part as test set; read the index with mura_parts=[train, valid]."
+            msg = (
+                "Split mode 'mura' needs MURA's 'valid' part as test set; "
+                "read the index with mura_parts=[train, valid]."
+            )
             raise SplitError(msg)
         train_part = index[index["mura_part"] == "train"]
         valid_patients = set(index.loc[index["mura_part"] == "valid", "patient_id"])
         shared = valid_patients & set(train_part["patient_id"])
         if shared:
-            msg = f"Patients {sorted(shared)[:5]} appear in MURA's train and valid parts; a patient-wise split is impossible."
+            msg = (
+                f"Patients {sorted(shared)[:5]} appear in MURA's train and valid parts; "
+                "a patient-wise split is impossible."
+            )
             raise SplitError(msg)
         assignment = _paper_assignment(train_part, rng, test_share=0.0)
         assignment.update(dict.fromkeys(valid_patients, "test"))
     manifest = index.assign(split=index["patient_id"].map(assignment))
     order = {name: rank for rank, name in enumerate(SPLITS)}
-    manifest = manifest.sort_values(["split", "rel_path"], key=lambda column: column.map(order) if column.name == "split" else column)
+    manifest = manifest.sort_values(
+        ["split", "rel_path"], key=lambda column: column.map(order) if column.name == "split" else column
+    )
     return manifest.reset_index(drop=True)
 
 
@@ -109,6 +119,7 @@ def summarize_split(manifest: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         One row per split with image, study and patient counts.
+
     """
     rows = []
     for split in SPLITS:
@@ -135,7 +146,11 @@ def format_split_summary(summary: pd.DataFrame) -> str:
     for split, row in summary.iterrows():
         cells = [
             f"{row[total]} ({row[positive]}/{row[total] - row[positive]})"
-            for total, positive in (("images", "images_positive"), ("studies", "studies_positive"), ("patients", "patients_positive"))
+            for total, positive in (
+                ("images", "images_positive"),
+                ("studies", "studies_positive"),
+                ("patients", "patients_positive"),
+            )
         ]
         lines.append(f"{split:<6}" + "".join(f"{cell:>22}" for cell in cells))
     return "\n".join(lines)
@@ -150,6 +165,7 @@ def write_manifest(manifest: pd.DataFrame, path: str | Path) -> Path:
 
     Returns:
         The path written.
+
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,6 +185,7 @@ def read_manifest(path: str | Path, root: str | Path) -> pd.DataFrame:
 
     Raises:
         SplitError: When columns are missing, a split name is unknown, or a patient is in two parts.
+
     """
     manifest = pd.read_csv(path, dtype={"patient_id": str, "study_id": str, "rel_path": str})
     missing = set(MANIFEST_COLUMNS) - set(manifest.columns)
@@ -189,6 +206,7 @@ def check_patient_wise(manifest: pd.DataFrame) -> None:
 
     Raises:
         SplitError: When the split leaks.
+
     """
     parts_per_patient = manifest.groupby("patient_id")["split"].nunique()
     leaking = parts_per_patient.index[parts_per_patient > 1]

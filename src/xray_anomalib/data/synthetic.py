@@ -13,6 +13,7 @@ MURA lacks, the pixel truth::
 
 Example:
     >>> write_synthetic_mura("datasets/synthetic", n_patients=60, seed=0)  # doctest: +SKIP
+
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def write_synthetic_mura(
 
     Returns:
         The dataset root.
+
     """
     root = Path(root)
     settings = {
@@ -117,7 +119,11 @@ def write_synthetic_mura(
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    scaled = pixels.astype(np.uint8) * 255 if pixels.dtype == bool else np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    scaled = (
+        pixels.astype(np.uint8) * 255
+        if pixels.dtype == bool
+        else np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    )
     if not cv2.imwrite(str(path), scaled):
         msg = f"Could not write {path}."
         raise OSError(msg)

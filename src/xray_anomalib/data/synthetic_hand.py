@@ -33,6 +33,7 @@ class SyntheticFilm:
         anomaly_kind: One of ``ANOMALY_KINDS`` or ``""``.
         inverted: Whether the film was stored inverted (bright background).
         has_border: Whether a collimator border was drawn.
+
     """
 
     film: np.ndarray
@@ -59,9 +60,19 @@ def _hand_skeleton(rng: np.random.Generator) -> tuple[list[_Bone], list[np.ndarr
     for dx, width in ((-0.10, 0.085), (0.09, 0.07)):
         bones.append(_Bone(np.array([dx * 1.1, 1.25]), np.array([dx, 0.76]), width))
     # carpals: a cluster of small rounded bones
-    for cx, cy in ((-0.09, 0.70), (-0.03, 0.69), (0.04, 0.69), (0.10, 0.70), (-0.08, 0.63), (-0.02, 0.62), (0.04, 0.62), (0.10, 0.63)):
+    for cx, cy in (
+        (-0.09, 0.70),
+        (-0.03, 0.69),
+        (0.04, 0.69),
+        (0.10, 0.70),
+        (-0.08, 0.63),
+        (-0.02, 0.62),
+        (0.04, 0.62),
+        (0.10, 0.63),
+    ):
         centre = np.array([cx, cy]) + rng.normal(0, 0.004, 2)
-        bones.append(_Bone(centre - [0, 0.012], centre + [0, 0.012], 0.05))
+        half_height = np.array([0.0, 0.012])
+        bones.append(_Bone(centre - half_height, centre + half_height, 0.05))
     # fingers: thumb then index to little finger
     base_angles = np.deg2rad([-52, -14, -2, 10, 22]) + rng.normal(0, np.deg2rad(4), 5)
     base_x = np.array([-0.13, -0.085, -0.03, 0.03, 0.085])
@@ -117,7 +128,13 @@ def _draw_hand(
     bones, outlines, tissue_segments = _hand_skeleton(rng)
     tissue = np.zeros(shape, np.float32)
     for outline in outlines:
-        cv2.fillPoly(tissue, [np.round(_to_pixels(outline, centre, scale, angle, mirror) * 16).astype(np.int32)], 1.0, cv2.LINE_AA, shift=4)
+        cv2.fillPoly(
+            tissue,
+            [np.round(_to_pixels(outline, centre, scale, angle, mirror) * 16).astype(np.int32)],
+            1.0,
+            cv2.LINE_AA,
+            shift=4,
+        )
     for segment, width in tissue_segments:
         a, b = _to_pixels(segment, centre, scale, angle, mirror)
         cv2.line(tissue, _pt(a), _pt(b), 1.0, max(1, int(width * scale)), cv2.LINE_AA)
@@ -139,7 +156,7 @@ def _draw_hand(
 
 
 def _pt(point: np.ndarray) -> tuple[int, int]:
-    return int(round(point[0])), int(round(point[1]))
+    return round(float(point[0])), round(float(point[1]))
 
 
 def _add_anomaly(
@@ -165,7 +182,9 @@ def _add_anomaly(
         if rng.random() < 0.5:  # a plate with screws across the bone
             for s in np.linspace(-0.35, 0.35, 3):
                 p = centre + axis * length * s
-                cv2.line(layer, _pt(p - normal * width), _pt(p + normal * width), 1.0, max(2, int(width * 0.25)), cv2.LINE_AA)
+                cv2.line(
+                    layer, _pt(p - normal * width), _pt(p + normal * width), 1.0, max(2, int(width * 0.25)), cv2.LINE_AA
+                )
         density += layer * 0.9
     elif kind == "fracture":
         offset = normal * width * 0.9
@@ -203,10 +222,21 @@ def _draw_marker(film: np.ndarray, rng: np.random.Generator, avoid: np.ndarray) 
     text_layer = np.zeros((h, w), np.uint8)
     if boxed:
         cv2.rectangle(box_layer, (box[0], box[1]), (box[2], box[3]), 255, -1)
-    cv2.putText(text_layer, text, (x + int(4 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, max(1, int(3 * scale)), cv2.LINE_AA)
+    cv2.putText(
+        text_layer,
+        text,
+        (x + int(4 * scale), y),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        255,
+        max(1, int(3 * scale)),
+        cv2.LINE_AA,
+    )
     if initials:
         origin = (x + int(2 * scale), y + int(20 * scale))
-        cv2.putText(text_layer, initials, origin, cv2.FONT_HERSHEY_PLAIN, 0.9 * scale, 255, max(1, int(scale)), cv2.LINE_AA)
+        cv2.putText(
+            text_layer, initials, origin, cv2.FONT_HERSHEY_PLAIN, 0.9 * scale, 255, max(1, int(scale)), cv2.LINE_AA
+        )
     box_alpha = box_layer.astype(np.float32) / 255
     text_alpha = text_layer.astype(np.float32) / 255
     film[:] = film * (1 - box_alpha) + 0.85 * box_alpha
@@ -229,6 +259,7 @@ def draw_film(
 
     Returns:
         The film with its hand mask, anomaly mask, hand boxes and flags.
+
     """
     if anomaly and anomaly not in ANOMALY_KINDS:
         msg = f"Unknown anomaly kind {anomaly!r}; expected one of {ANOMALY_KINDS}."
@@ -239,7 +270,11 @@ def draw_film(
     bone = np.zeros((h, w), np.float32)
     bones: list[tuple[np.ndarray, np.ndarray, float]] = []
     hand_masks = []
-    centres = [np.array([w * 0.27, h * 0.58]), np.array([w * 0.73, h * 0.58])] if two_hands else [np.array([w * 0.5, h * 0.58])]
+    centres = (
+        [np.array([w * 0.27, h * 0.58]), np.array([w * 0.73, h * 0.58])]
+        if two_hands
+        else [np.array([w * 0.5, h * 0.58])]
+    )
     for centre in centres:
         scale = min(w * 0.5 if two_hands else w * 1.05, h) * 0.8 * rng.uniform(0.9, 1.0)
         hand_tissue, hand_bone, hand_bones = _draw_hand((h, w), centre + rng.normal(0, 0.02 * h, 2), scale, rng)
@@ -274,7 +309,11 @@ def _collimate(film: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Leave a tilted exposed rectangle and make everything outside it bright (unexposed)."""
     h, w = film.shape
     margin_x, margin_y = rng.uniform(0.0, 0.08, 2) * [w, h]
-    rect = ((w / 2 + rng.normal(0, 0.01 * w), h / 2 + rng.normal(0, 0.01 * h)), (w - 2 * margin_x + w * 0.04, h - 2 * margin_y + h * 0.04), rng.normal(0, 4))
+    rect = (
+        (w / 2 + rng.normal(0, 0.01 * w), h / 2 + rng.normal(0, 0.01 * h)),
+        (w - 2 * margin_x + w * 0.04, h - 2 * margin_y + h * 0.04),
+        rng.normal(0, 4),
+    )
     exposed = np.zeros_like(film)
     cv2.fillPoly(exposed, [np.round(cv2.boxPoints(rect)).astype(np.int32)], 1.0, cv2.LINE_AA)
     bright = rng.uniform(0.7, 0.92)

@@ -6,6 +6,7 @@ torchvision), so a film's hand mask and anomaly mask stay aligned with it.
 Example:
     >>> from torchvision.transforms import v2
     >>> letterbox = v2.Compose([ResizeLongestSide(128), PadToSquare(128)])
+
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class ResizeLongestSide(v2.Transform):
     Args:
         size: Pixels of the longer side after resizing.
         antialias: Antialias when shrinking images (masks are never antialiased).
+
     """
 
     def __init__(self, size: int, antialias: bool = True) -> None:
@@ -29,7 +31,7 @@ class ResizeLongestSide(v2.Transform):
         self.size = size
         self.antialias = antialias
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:  # noqa: ANN401
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Resize one image, mask or bounding box."""
         del params
         height, width = F.get_size(inpt)
@@ -46,6 +48,7 @@ class PadToSquare(v2.Transform):
     Args:
         size: Side of the square output.
         fill: Value of padded pixels.
+
     """
 
     def __init__(self, size: int, fill: float = 0.0) -> None:
@@ -53,7 +56,7 @@ class PadToSquare(v2.Transform):
         self.size = size
         self.fill = fill
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:  # noqa: ANN401
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Pad one image, mask or bounding box."""
         del params
         height, width = F.get_size(inpt)

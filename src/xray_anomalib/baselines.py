@@ -1,0 +1,127 @@
+"""anomalib's PaDiM and PatchCore, ready for X-ray films on machines without a network.
+
+Two additions over the stock classes, nothing else changes:
+
+- ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.backbone_weights`),
+  for users who cannot download ImageNet weights (use it with ``pre_trained: false``);
+- export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
+  whose dynamic-batch export silently fixes its batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from anomalib.metrics import Evaluator
+from anomalib.models import Padim as AnomalibPadim
+from anomalib.models import Patchcore as AnomalibPatchcore
+from anomalib.visualization import Visualizer
+from torch import nn
+
+from xray_anomalib.backbone_weights import load_backbone_weights
+from xray_anomalib.export import FixedSizeExportMixin
+
+
+def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None) -> nn.Module | bool:
+    """Anomalib's default pre-processor (ImageNet statistics) at the square ``image_size``, when one is given."""
+    if image_size is not None and pre_processor is True:
+        return AnomalibPadim.configure_pre_processor((image_size, image_size))
+    return pre_processor
+
+
+def _load_weights(model: AnomalibPadim | AnomalibPatchcore, backbone_weights: str | Path | None) -> None:
+    if backbone_weights is not None:
+        load_backbone_weights(model.model.feature_extractor.feature_extractor, backbone_weights)
+
+
+class Padim(FixedSizeExportMixin, AnomalibPadim):
+    """anomalib's PaDiM, with an optional local ``backbone_weights`` file and fixed-size export.
+
+    Args:
+        backbone: timm backbone name.
+        layers: Backbone layers whose features are modelled.
+        pre_trained: Download ImageNet weights (needs a network; use ``backbone_weights`` without one).
+        n_features: Features kept after random selection (anomalib's default per backbone when ``None``).
+        backbone_weights: Local weights file of ``backbone``.
+        image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
+        pre_processor: Pre-processor, or ``True`` for anomalib's default.
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default.
+        visualizer: Visualizer, or ``True`` for anomalib's default.
+
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resnet18",
+        layers: Sequence[str] = ("layer1", "layer2", "layer3"),
+        pre_trained: bool = True,
+        n_features: int | None = None,
+        backbone_weights: str | Path | None = None,
+        image_size: int | None = None,
+        pre_processor: nn.Module | bool = True,
+        post_processor: nn.Module | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        super().__init__(
+            backbone=backbone,
+            layers=list(layers),
+            pre_trained=pre_trained,
+            n_features=n_features,
+            pre_processor=_pre_processor(pre_processor, image_size),
+            post_processor=post_processor,
+            evaluator=evaluator,
+            visualizer=visualizer,
+        )
+        _load_weights(self, backbone_weights)
+
+
+class Patchcore(FixedSizeExportMixin, AnomalibPatchcore):
+    """anomalib's PatchCore, with an optional local ``backbone_weights`` file and static-shape export.
+
+    Args:
+        backbone: timm backbone name.
+        layers: Backbone layers whose features are stored.
+        pre_trained: Download ImageNet weights (needs a network; use ``backbone_weights`` without one).
+        coreset_sampling_ratio: Share of patch features kept in the memory bank.
+        num_neighbors: Neighbours used to reweight the anomaly score.
+        backbone_weights: Local weights file of ``backbone``.
+        image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
+        pre_processor: Pre-processor, or ``True`` for anomalib's default.
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default.
+        visualizer: Visualizer, or ``True`` for anomalib's default.
+
+    """
+
+    static_batch: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        backbone: str = "wide_resnet50_2",
+        layers: Sequence[str] = ("layer2", "layer3"),
+        pre_trained: bool = True,
+        coreset_sampling_ratio: float = 0.1,
+        num_neighbors: int = 9,
+        backbone_weights: str | Path | None = None,
+        image_size: int | None = None,
+        pre_processor: nn.Module | bool = True,
+        post_processor: nn.Module | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        super().__init__(
+            backbone=backbone,
+            layers=layers,
+            pre_trained=pre_trained,
+            coreset_sampling_ratio=coreset_sampling_ratio,
+            num_neighbors=num_neighbors,
+            pre_processor=_pre_processor(pre_processor, image_size),
+            post_processor=post_processor,
+            evaluator=evaluator,
+            visualizer=visualizer,
+        )
+        _load_weights(self, backbone_weights)

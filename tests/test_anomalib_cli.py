@@ -1,0 +1,65 @@
+"""The anomalib CLI, unchanged, trains, tests and exports our plugin with the package installed."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
+TINY = [
+    "--model.init_args.channels",
+    "[8, 16, 32]",
+    "--model.init_args.bottleneck_channels",
+    "32",
+    "--model.init_args.image_size",
+    "64",
+    "--model.init_args.top_k",
+    "50",
+    "--data.init_args.image_size",
+    "64",
+    "--data.init_args.mask_dir",
+    "masks",
+    "--data.init_args.hand_mask_dir",
+    "hand_masks",
+]
+
+
+def _anomalib(*args: str, cwd: Path) -> str:
+    environment = {**os.environ, "PYTHONPATH": ""}  # no PYTHONPATH games: the installed package must be enough
+    result = subprocess.run([ANOMALIB, *args], cwd=cwd, capture_output=True, text=True, env=environment, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: Path) -> None:
+    config = str(REPO / "configs" / "cae.yaml")
+    data = ["--data.init_args.root", str(synthetic_root), *TINY]
+    output = _anomalib("train", "--config", config, "--trainer.max_epochs", "2", *data, cwd=tmp_path)
+    assert "image_AUROC" in output and "pixel_AUROC" in output
+    run = next((tmp_path / "results" / "Cae").glob("*/*/v0"))
+    checkpoint = run / "weights" / "lightning" / "model.ckpt"
+    assert checkpoint.is_file()
+    assert (run / "split_manifest.csv").is_file()
+    heatmaps = list((run / "images").rglob("*.png"))
+    assert heatmaps and all("patient" in path.relative_to(run / "images").parts[0] for path in heatmaps)
+    output = _anomalib("test", "--config", config, *data, "--ckpt_path", str(checkpoint), cwd=tmp_path)
+    assert "image_AUROC" in output
+    _anomalib(
+        "export",
+        "--config",
+        config,
+        *data,
+        "--export_type",
+        "openvino",
+        "--ckpt_path",
+        str(checkpoint),
+        "--export_root",
+        str(run),
+        cwd=tmp_path,
+    )
+    assert (run / "weights" / "openvino" / "model.xml").is_file()

@@ -1,0 +1,74 @@
+import pytest
+import torch
+from xray_anomalib_plugins.cae import Cae
+from xray_anomalib_plugins.cae.torch_model import CaeModel
+
+from xray_anomalib.components import ReconstructionScore, image_score, masked_reconstruction_loss
+
+
+def _model(score: str = "mse") -> CaeModel:
+    torch.manual_seed(0)
+    return CaeModel(channels=[8, 16], bottleneck_channels=16, score=score, top_k=20).eval()
+
+
+def test_shapes_and_map_zero_outside_hand() -> None:
+    images = torch.rand(3, 3, 32, 32)
+    mask = torch.zeros(3, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+    with torch.no_grad():
+        output = _model()(images, hand_mask=mask)
+    assert output.pred_score.shape == (3,)
+    assert output.anomaly_map.shape == (3, 1, 32, 32)
+    assert output.anomaly_map[mask == 0].abs().max() == 0
+    assert (output.anomaly_map[mask == 1] > 0).any()
+
+
+@pytest.mark.parametrize("score", ["mse", "l1", "topk"])
+def test_score_of_an_image_does_not_depend_on_its_batch(score: str) -> None:
+    model = _model(score)
+    images = torch.rand(5, 3, 32, 32)
+    with torch.no_grad():
+        together = model(images).pred_score
+        alone = torch.cat([model(images[i : i + 1]).pred_score for i in range(5)])
+        shuffled = model(images.flip(0)).pred_score.flip(0)
+    torch.testing.assert_close(together, alone)
+    torch.testing.assert_close(together, shuffled)
+
+
+def test_scores_by_hand() -> None:
+    errors = torch.zeros(1, 1, 4, 4)
+    errors[0, 0, 0, :3] = torch.tensor([4.0, 2.0, 1.0])
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[0, 0, 0] = 1
+    assert image_score(errors, mask, ReconstructionScore.MSE).item() == pytest.approx(7 / 4)
+    assert image_score(errors, mask, ReconstructionScore.TOPK, top_k=2).item() == pytest.approx(3.0)
+
+
+def test_masked_loss_ignores_background() -> None:
+    image = torch.zeros(2, 1, 8, 8)
+    reconstruction = torch.zeros(2, 1, 8, 8)
+    reconstruction[..., :, 4:] = 5.0  # wrong only outside the hand
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[..., :, :4] = 1
+    assert masked_reconstruction_loss(image, reconstruction, mask).item() == 0.0
+
+
+def test_training_reduces_the_loss() -> None:
+    torch.manual_seed(0)
+    model = Cae(channels=[8, 16], bottleneck_channels=16, image_size=32, lr=1e-2)
+    images = torch.rand(4, 1, 32, 32).expand(4, 3, 32, 32)
+    optimizer = model.configure_optimizers()
+    losses = []
+    for _ in range(30):
+        target, reconstruction = model.model.reconstruct(images)
+        loss = masked_reconstruction_loss(target, reconstruction, torch.ones_like(target))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_image_size_must_fit_the_depth() -> None:
+    with pytest.raises(ValueError, match="divisible"):
+        Cae(channels=[8, 16, 32], image_size=100)

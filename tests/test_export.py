@@ -1,0 +1,55 @@
+"""OpenVINO export of every registered model gives the torch model's scores and maps."""
+
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import pytest
+import torch
+from anomalib.deploy import ExportType
+from anomalib.engine import Engine
+
+from xray_anomalib.data import Mura
+from xray_anomalib.registry import build_model, list_models
+
+SCORE_TOLERANCE = 1e-4
+MAP_TOLERANCE = 1e-4  # post-processed scores and maps lie in [0, 1]
+IMAGE_SIZE = 64
+TINY_ARGS = {
+    "cae": {"channels": [8, 16, 32], "bottleneck_channels": 32, "image_size": IMAGE_SIZE, "score": "topk", "top_k": 50},
+    "padim": {"backbone": "resnet18", "pre_trained": False, "image_size": IMAGE_SIZE},
+    "patchcore": {
+        "backbone": "resnet18",
+        "pre_trained": False,
+        "coreset_sampling_ratio": 0.05,
+        "image_size": IMAGE_SIZE,
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [spec.name for spec in list_models()])
+def test_openvino_matches_torch(name: str, synthetic_root: Path, tmp_path: Path) -> None:
+    model = build_model(name, **TINY_ARGS[name])
+    datamodule = Mura(
+        root=synthetic_root, image_size=IMAGE_SIZE, train_batch_size=8, eval_batch_size=8, mask_dir="masks"
+    )
+    engine = Engine(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
+    engine.fit(model=model, datamodule=datamodule)
+    xml = engine.export(model=model, export_type=ExportType.OPENVINO, export_root=tmp_path / "export")
+    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    batch = next(iter(datamodule.test_dataloader()))
+    model.eval()
+    with torch.no_grad():
+        expected = model(batch.image)
+    for index in range(4):
+        result = compiled(batch.image[index : index + 1].numpy())
+        outputs = {port.get_any_name(): value for port, value in result.items()}
+        np.testing.assert_allclose(
+            outputs["pred_score"].reshape(-1), expected.pred_score[index].reshape(-1).numpy(), atol=SCORE_TOLERANCE
+        )
+        np.testing.assert_allclose(
+            outputs["anomaly_map"].reshape(-1),
+            expected.anomaly_map[index].reshape(-1).numpy(),
+            atol=MAP_TOLERANCE,
+        )
