@@ -1,0 +1,116 @@
+"""Benchmark: training time per epoch and inference ms/image (torch eager vs OpenVINO) per model and size.
+
+Run from the repository root; it writes a synthetic dataset at each size under ``--work`` and prints a Markdown
+table (record it in docs/benchmarks.md):
+
+    python benchmarks/model_speed.py --sizes 256 512 --models cae padim patchcore
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import openvino as ov
+import torch
+from anomalib.deploy import ExportType
+from anomalib.engine import Engine
+
+from xray_anomalib.data import Mura
+from xray_anomalib.registry import build_model
+
+MODEL_ARGS = {
+    "cae": {"channels": [16, 32, 64, 128, 256], "bottleneck_channels": 512, "score": "topk"},
+    "padim": {"backbone": "resnet18", "pre_trained": False},
+    "patchcore": {"backbone": "resnet18", "pre_trained": False, "coreset_sampling_ratio": 0.01},
+}
+
+
+def _ms_per_image(run: callable, image: torch.Tensor, repeats: int) -> float:
+    run(image)  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run(image)
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+def benchmark(name: str, size: int, work: Path, patients: int, repeats: int) -> dict:
+    """Train one epoch, export, and time inference of one model at one size."""
+    datamodule = Mura(
+        root=None,
+        synthetic_root=work / f"synthetic_{size}",
+        synthetic_patients=patients,
+        synthetic_image_size=size,
+        image_size=size,
+        train_batch_size=8,
+        eval_batch_size=8,
+    )
+    model = build_model(name, image_size=size, **MODEL_ARGS[name])
+    engine = Engine(max_epochs=1, default_root_dir=work / "results", enable_progress_bar=False, logger=False)
+    start = time.perf_counter()
+    engine.fit(model=model, datamodule=datamodule)
+    train_seconds = time.perf_counter() - start
+    xml = engine.export(model=model, export_type=ExportType.OPENVINO, export_root=work / f"export_{name}_{size}")
+    image = next(iter(datamodule.test_dataloader())).image[:1]
+    model.eval()
+    with torch.no_grad():
+        torch_ms = _ms_per_image(model, image, repeats)
+    core = ov.Core()
+    timings = {}
+    for hint in ("f32", "bf16"):
+        compiled = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": hint})
+        timings[hint] = _ms_per_image(lambda batch, net=compiled: net(batch.numpy()), image, repeats)
+    return {
+        "model": name,
+        "size": size,
+        "train_images": len(datamodule.train_data),
+        "epoch_s": train_seconds,
+        "torch_ms": torch_ms,
+        "ov_f32_ms": timings["f32"],
+        "ov_bf16_ms": timings["bf16"],
+    }
+
+
+def main() -> None:
+    """Parse arguments, run the grid, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--models", nargs="+", default=list(MODEL_ARGS))
+    parser.add_argument("--patients", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="xray_speed_"))
+    print(f"torch threads: {torch.get_num_threads()}")
+    columns = [
+        "model",
+        "px",
+        "train films",
+        "epoch / fit (s)",
+        "torch ms/img",
+        "OV f32 ms/img",
+        "OV bf16 ms/img",
+        "f32 speed-up",
+    ]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for size in args.sizes:
+        for name in args.models:
+            row = benchmark(name, size, work, args.patients, args.repeats)
+            cells = [
+                row["model"],
+                row["size"],
+                row["train_images"],
+                f"{row['epoch_s']:.1f}",
+                f"{row['torch_ms']:.1f}",
+                f"{row['ov_f32_ms']:.1f}",
+                f"{row['ov_bf16_ms']:.1f}",
+                f"{row['torch_ms'] / row['ov_f32_ms']:.1f}x",
+            ]
+            print("| " + " | ".join(str(cell) for cell in cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
