@@ -42,12 +42,16 @@ from xray_anomalib.data.split import (
     write_manifest,
 )
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, HAND_MASK_DIR, write_synthetic_mura
+from xray_anomalib.preprocessing.cache import build_cache
+from xray_anomalib.preprocessing.pipeline import PreprocessingSettings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SYNTHETIC_ROOT = Path("datasets/synthetic_mura")
 MANIFEST_NAME = "split_manifest.csv"
 REJECTED_NAME = "rejected_films.csv"
+RECORDS_NAME = "preprocessing_records.csv"
+DEFAULT_CACHE_DIR = Path("datasets/preprocessed")
 
 
 class Mura(AnomalibDataModule):
@@ -65,7 +69,12 @@ class Mura(AnomalibDataModule):
         mask_dir: Folder below ``root`` with anomaly masks mirroring the image paths (``masks`` for the
             synthetic default); positive films with a mask enable pixel metrics.
         hand_mask_dir: Folder below ``root`` with hand masks mirroring the image paths; ``None`` uses the whole
-            film as the hand.
+            film as the hand. Not used with ``preprocessing``, whose segmentation gives the masks.
+        preprocessing: Offline preprocessing (``variant``: ``raw``, ``cropped`` or ``full``), run once and cached
+            in ``cache_dir``; ``None`` reads the films as they are.
+        cache_dir: Where preprocessed films are cached, keyed by the preprocessing settings.
+        film_transform: Online transform of each film before resizing and padding (e.g.
+            ``HistogramEqualization`` or ``Clahe`` from :mod:`xray_anomalib.preprocessing`).
         train_batch_size: Training batch size.
         eval_batch_size: Validation and test batch size.
         num_workers: Data loader workers.
@@ -90,6 +99,9 @@ class Mura(AnomalibDataModule):
         image_size: int = 256,
         mask_dir: str | None = None,
         hand_mask_dir: str | None = None,
+        preprocessing: PreprocessingSettings | None = None,
+        cache_dir: str | Path = DEFAULT_CACHE_DIR,
+        film_transform: Transform | None = None,
         train_batch_size: int = 16,
         eval_batch_size: int = 16,
         num_workers: int = 0,
@@ -120,10 +132,14 @@ class Mura(AnomalibDataModule):
         self.image_size = image_size
         self.mask_dir = ANOMALY_MASK_DIR if self.synthetic and mask_dir is None else mask_dir
         self.hand_mask_dir = HAND_MASK_DIR if self.synthetic and hand_mask_dir is None else hand_mask_dir
+        self.preprocessing = preprocessing
+        self.cache_dir = Path(cache_dir)
+        self.film_transform = film_transform
         self.synthetic_patients = synthetic_patients
         self.synthetic_image_size = synthetic_image_size
         self.manifest: pd.DataFrame | None = None
         self.rejected_films = pd.DataFrame(columns=["image_path", "reason"])
+        self.preprocessing_records: pd.DataFrame | None = None
         self._category = "_".join(sorted(self.body_parts)).lower()
 
     @property
@@ -158,7 +174,7 @@ class Mura(AnomalibDataModule):
                 "Is root the MURA-v1.1 folder that holds the CSVs and the train/valid folders?"
             )
             raise FileNotFoundError(msg)
-        self.rejected_films = find_unreadable_films(manifest, workers=min(8, os.cpu_count() or 1))
+        samples = self._preprocess(manifest)
         if len(self.rejected_films):
             logger.warning(
                 "%d of %d films cannot be read and are left out (listed in %s): first %s",
@@ -172,12 +188,28 @@ class Mura(AnomalibDataModule):
         logger.info("Split of %s (seed %d):\n%s", self.root, self.seed, format_split_summary(summarize_split(manifest)))
         datasets = {}
         for split in SPLITS:
-            part = self.manifest[self.manifest["split"] == split]
+            part = samples[samples["split"] == split]
             if part.empty:
                 msg = f"The {split} part of the split of {self.root} is empty after removing unreadable films."
                 raise SplitError(msg)
-            datasets[split] = MuraDataset(part, image_size=self.image_size, split=split)
+            datasets[split] = MuraDataset(
+                part, image_size=self.image_size, split=split, film_transform=self.film_transform
+            )
         self.train_data, self.val_data, self.test_data = datasets["train"], datasets["val"], datasets["test"]
+
+    def _preprocess(self, manifest: pd.DataFrame) -> pd.DataFrame:
+        """Return the samples (films, or hand crops from the cache) and set the list of unreadable films."""
+        if self.preprocessing is None:
+            self.rejected_films = find_unreadable_films(manifest, workers=min(8, os.cpu_count() or 1))
+            return manifest[~manifest["image_path"].isin(self.rejected_films["image_path"])]
+        crops = build_cache(manifest, self.preprocessing, self.cache_dir, self.name)
+        unreadable = crops["status"] == "unreadable"
+        self.rejected_films = crops.loc[unreadable, ["film_path", "reason"]].rename(columns={"film_path": "image_path"})
+        self.preprocessing_records = crops.loc[~unreadable]
+        fallbacks = self.preprocessing_records.drop_duplicates("film_path")["status"].eq("fallback").sum()
+        if fallbacks:
+            logger.warning("Preprocessing fell back on %d film(s); reasons in %s", fallbacks, RECORDS_NAME)
+        return self.preprocessing_records
 
     def _create_test_split(self) -> None:
         """Keep the test part as the patient-wise split drew it (anomalib's default drops its normal films)."""
@@ -198,6 +230,8 @@ class Mura(AnomalibDataModule):
             msg = "The datamodule has no split yet; call setup() first."
             raise RuntimeError(msg)
         path = write_manifest(self.manifest, folder / MANIFEST_NAME)
+        if self.preprocessing_records is not None:
+            self.preprocessing_records.to_csv(folder / RECORDS_NAME, index=False)
         if len(self.rejected_films):
             self.rejected_films.to_csv(folder / REJECTED_NAME, index=False)
         return path

@@ -34,6 +34,8 @@ class MuraDataset(AnomalibDataset):
         image_size: Side of the square films after resizing the longest side and padding.
         augmentations: Augmentations applied after letterboxing, to the image and both masks.
         split: ``train``, ``val`` or ``test``.
+        film_transform: Transform of the film before letterboxing (equalisation, CLAHE), so that padding never
+            enters its statistics.
 
     """
 
@@ -43,9 +45,11 @@ class MuraDataset(AnomalibDataset):
         image_size: int = 256,
         augmentations: Transform | None = None,
         split: str = "train",
+        film_transform: Transform | None = None,
     ) -> None:
         super().__init__(augmentations=augmentations)
         self.image_size = image_size
+        self.film_transform = film_transform
         self.letterbox = letterbox(image_size)
         frame = samples.assign(split=split, label_index=samples["study_label"].astype(int))
         positive = frame["label_index"] == 1
@@ -66,6 +70,8 @@ class MuraDataset(AnomalibDataset):
         image = Image(torch.from_numpy(pixels).unsqueeze(0).expand(3, -1, -1).contiguous())
         gt_mask = Mask(torch.from_numpy(_read_mask(row.mask_path, (height, width))))
         hand_mask = Mask(torch.from_numpy(_read_mask(row.hand_mask_path, (height, width), fill=True)))
+        if self.film_transform is not None:
+            image = self.film_transform(image)
         image, gt_mask, hand_mask = self.letterbox(image, gt_mask, hand_mask)
         if self.augmentations is not None:
             image, gt_mask, hand_mask = self.augmentations(image, gt_mask, hand_mask)

@@ -211,12 +211,15 @@ def _draw_marker(film: np.ndarray, rng: np.random.Generator, avoid: np.ndarray) 
     scale = min(h, w) / 260
     text = str(rng.choice(["L", "R"]))
     initials = "".join(rng.choice(list("ABCDEGKLMPRST"), 2)) if rng.random() < 0.6 else ""
-    for _ in range(10):
+    gap = max(2, round(8 * scale))
+    for _ in range(20):
         x = int(rng.uniform(0.04, 0.8) * w)
         y = int(rng.uniform(0.55, 0.9) * h)
         box = (x, int(y - 30 * scale), int(x + 32 * scale), int(y + 26 * scale))
-        if not avoid[max(box[1], 0) : box[3], box[0] : box[2]].any():
+        if not avoid[max(box[1] - gap, 0) : box[3] + gap, max(box[0] - gap, 0) : box[2] + gap].any():
             break
+    else:
+        return  # no free corner: real films have markers beside the hand, never on it
     boxed = rng.random() < 0.5
     box_layer = np.zeros((h, w), np.uint8)
     text_layer = np.zeros((h, w), np.uint8)
@@ -276,7 +279,7 @@ def draw_film(
         else [np.array([w * 0.5, h * 0.58])]
     )
     for centre in centres:
-        scale = min(w * 0.5 if two_hands else w * 1.05, h) * 0.8 * rng.uniform(0.9, 1.0)
+        scale = min(w * 0.4 if two_hands else w * 1.05, h) * 0.8 * rng.uniform(0.9, 1.0)
         hand_tissue, hand_bone, hand_bones = _draw_hand((h, w), centre + rng.normal(0, 0.02 * h, 2), scale, rng)
         tissue = np.maximum(tissue, hand_tissue)
         bone = np.maximum(bone, hand_bone)

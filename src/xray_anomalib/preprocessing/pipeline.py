@@ -1,0 +1,179 @@
+"""The offline pipeline: one film in, one crop per hand out, with masks, geometry and a record.
+
+Variants, as compared in the paper's Table 1:
+
+- ``raw``: the film as it is; the hand mask is the whole film;
+- ``cropped``: inversion fixed, carrier found and deskewed, one crop per hand; the mask is the whole crop;
+- ``full``: as ``cropped``, with the hand segmentation as the mask.
+
+The same :class:`OfflinePipeline` runs when a dataset is cached and when a new film is scored, so training and
+prediction see identical inputs. Each crop keeps the 2 x 3 affine matrix from original film coordinates to crop
+coordinates, so heatmaps can be mapped back onto the original film.
+
+Example:
+    >>> pipeline = OfflinePipeline(PreprocessingSettings(variant="full"))
+    >>> crops, record = pipeline(read_film("image1.png").pixels)  # doctest: +SKIP
+
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+import cv2
+import numpy as np
+
+from xray_anomalib.preprocessing.steps import (
+    carrier_transform,
+    find_carrier,
+    fix_inversion,
+    hand_boxes,
+    segment_hands,
+)
+
+PIPELINE_VERSION = 1  # bump when a step's behaviour changes, so cached results are recomputed
+
+
+class Variant(str, Enum):
+    """How much offline preprocessing is applied."""
+
+    RAW = "raw"
+    CROPPED = "cropped"
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class PreprocessingSettings:
+    """Settings of the offline pipeline; their hash keys the cache.
+
+    Attributes:
+        variant: ``raw``, ``cropped`` or ``full``.
+        split_hands: Give one crop per hand on films that show two.
+
+    """
+
+    variant: Variant | str = Variant.FULL
+    split_hands: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", Variant(self.variant))
+
+    def key(self) -> str:
+        """A short hash of the settings and the pipeline version."""
+        payload = json.dumps(
+            {**asdict(self), "variant": self.variant.value, "version": PIPELINE_VERSION}, sort_keys=True
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass
+class HandCrop:
+    """One hand cut out of a film.
+
+    Attributes:
+        image: ``h x w`` float32 crop in ``[0, 1]``.
+        hand_mask: ``h x w`` bool mask of the hand within the crop.
+        matrix: 2 x 3 affine matrix from original film coordinates to crop coordinates.
+
+    """
+
+    image: np.ndarray
+    hand_mask: np.ndarray
+    matrix: np.ndarray
+
+
+@dataclass
+class FilmRecord:
+    """What the pipeline did to one film.
+
+    Attributes:
+        status: ``ok``, or ``fallback`` when a step could not do its job and the film was kept more whole.
+        reasons: Why each fallback happened.
+        inverted: Whether the film was flipped because it was stored inverted.
+        carrier_found: Whether a carrier was found and cut out.
+        n_hands: Number of hand crops.
+
+    """
+
+    status: str = "ok"
+    reasons: list[str] = field(default_factory=list)
+    inverted: bool = False
+    carrier_found: bool = False
+    n_hands: int = 1
+
+    def fall_back(self, reason: str) -> None:
+        """Record that a step fell back, and why."""
+        self.status = "fallback"
+        self.reasons.append(reason)
+
+
+class OfflinePipeline:
+    """Inversion fix, carrier crop, hand localisation and splitting, and segmentation of one film.
+
+    Args:
+        settings: Which variant, and whether to split two-hand films.
+
+    """
+
+    def __init__(self, settings: PreprocessingSettings | None = None) -> None:
+        self.settings = settings or PreprocessingSettings()
+
+    def __call__(self, film: np.ndarray) -> tuple[list[HandCrop], FilmRecord]:
+        """Preprocess one film.
+
+        Args:
+            film: ``H x W`` float32 in ``[0, 1]``.
+
+        Returns:
+            The hand crops (at least one) and the record of what was done.
+
+        """
+        record = FilmRecord()
+        identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        if film.ndim != 2 or min(film.shape) < 16:
+            record.fall_back(f"film of shape {film.shape} is too small to preprocess")
+            return [HandCrop(film, np.ones(film.shape, bool), identity)], record
+        if self.settings.variant is Variant.RAW:
+            return [HandCrop(film, np.ones(film.shape, bool), identity)], record
+        if float(film.std()) < 1e-3:
+            record.fall_back("blank or constant film")
+            return [HandCrop(film, np.ones(film.shape, bool), identity)], record
+        film, inversion = fix_inversion(film)
+        record.inverted = inversion["inverted"]
+        carrier = find_carrier(film)
+        record.carrier_found = carrier.found
+        matrix = identity
+        if carrier.found:
+            matrix = carrier_transform(carrier)
+            size = (max(1, round(carrier.size[0])), max(1, round(carrier.size[1])))
+            film = cv2.warpAffine(film, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            record.fall_back(f"carrier: {carrier.reason}; whole film kept")
+        mask, _ = segment_hands(film)
+        boxes = hand_boxes(mask) if mask.any() else []
+        if not boxes:
+            record.fall_back("no hand found; whole carrier kept")
+            boxes = [(0, 0, film.shape[1], film.shape[0])]
+            mask = np.ones(film.shape, bool)
+        if not self.settings.split_hands:
+            boxes = [
+                (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+            ]
+        crops = []
+        for x0, y0, x1, y1 in boxes:
+            crop_matrix = matrix.copy()
+            crop_matrix[:, 2] -= (x0, y0)
+            hand = mask[y0:y1, x0:x1] if self.settings.variant is Variant.FULL else np.ones((y1 - y0, x1 - x0), bool)
+            crops.append(HandCrop(np.ascontiguousarray(film[y0:y1, x0:x1]), np.ascontiguousarray(hand), crop_matrix))
+        record.n_hands = len(crops)
+        return crops, record
+
+
+def warp_to_crop(values: np.ndarray, crop: HandCrop, nearest: bool = True) -> np.ndarray:
+    """Map an image or mask of the original film into the coordinates of ``crop`` (e.g. an anomaly mask)."""
+    height, width = crop.image.shape
+    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    return cv2.warpAffine(values, crop.matrix, (width, height), flags=flags, borderValue=0)

@@ -1,0 +1,177 @@
+"""Offline preprocessing steps: each a function on one film, numpy in, numpy and a record out.
+
+Films are ``H x W`` float32 in ``[0, 1]`` (bright = dense). The steps replace the paper's hand-labelled SSD
+detector and Photoshop masks with classical image processing (OpenCV) that needs no labels:
+
+- :func:`fix_inversion`: films stored inverted (bright background) are flipped;
+- :func:`find_carrier`: the exposed film area, as a rotated rectangle, for deskewing and cropping;
+- :func:`segment_hands`: a pixel mask of the hands, without burned-in letters and markers;
+- :func:`hand_boxes`: one box per hand, so that films with two hands give two crops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MIN_HAND_SHARE = 0.03  # a hand covers at least this share of the film
+SECOND_HAND_RATIO = 0.25  # a second component is a hand when at least this share of the largest one
+MIN_CARRIER_SHARE = 0.3  # a carrier smaller than this share of the film is not believed
+SOLID_BLOCK_FILL = 0.8  # a component filling this share of its rotated bounding box is a marker block, not a hand
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """The exposed film area as a rotated rectangle.
+
+    Attributes:
+        center: ``(x, y)`` of the rectangle's centre.
+        size: ``(width, height)`` of the rectangle.
+        angle: Rotation in degrees (OpenCV's ``minAreaRect`` convention).
+        found: False when the whole film is used instead, with ``reason`` saying why.
+        reason: Why the carrier was not used, or ``""``.
+
+    """
+
+    center: tuple[float, float]
+    size: tuple[float, float]
+    angle: float
+    found: bool
+    reason: str = ""
+
+
+def _to_uint8(film: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(film, 0, 1) * 255).astype(np.uint8)
+
+
+def _smooth(film: np.ndarray) -> np.ndarray:
+    sigma = max(1.0, max(film.shape) / 256)
+    return cv2.GaussianBlur(film.astype(np.float32), (0, 0), sigma)
+
+
+def background_level(film: np.ndarray) -> float:
+    """The most common intensity in the film's central part: the exposed background around the hand.
+
+    The central part is used so that bright unexposed borders and scanner padding at the edges, which can cover
+    more of a film than its background does, never pass for the background.
+    """
+    height, width = film.shape
+    centre = film[height // 6 : height - height // 6, width // 6 : width - width // 6]
+    histogram = np.bincount(_to_uint8(_smooth(centre)).ravel(), minlength=256).astype(np.float64)
+    histogram[[0, 255]] = 0  # scanner padding and saturated borders are not the exposed background
+    histogram = np.convolve(histogram, np.ones(5) / 5, mode="same")
+    return float(np.argmax(histogram) / 255)
+
+
+def fix_inversion(film: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Flip a film stored inverted, where the exposed background is bright instead of dark.
+
+    Returns:
+        The film (inverted when needed) and ``{"inverted": bool, "background": float}``.
+
+    """
+    level = background_level(film)
+    inverted = level > 0.5
+    return (1.0 - film if inverted else film), {"inverted": inverted, "background": level}
+
+
+def _background_band(film: np.ndarray, level: float) -> np.ndarray:
+    """Pixels close to the background level: the exposed film around the hand."""
+    smooth = _smooth(film)
+    spread = max(0.04, float(np.std(smooth[np.abs(smooth - level) < 0.1])) * 2.5)
+    return (np.abs(smooth - level) < spread).astype(np.uint8)
+
+
+def find_carrier(film: np.ndarray) -> Carrier:
+    """Find the exposed film area: the rotated rectangle around the background and everything it encloses.
+
+    Falls back to the whole film, with a reason, when the area found is too small to be believed.
+    """
+    height, width = film.shape
+    whole = Carrier((width / 2, height / 2), (float(width), float(height)), 0.0, False)
+    band = _background_band(film, background_level(film))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
+    if count < 2:
+        return Carrier(whole.center, whole.size, 0.0, False, "no background region found")
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    points = cv2.findNonZero((labels == largest).astype(np.uint8))
+    (cx, cy), (w, h), angle = cv2.minAreaRect(points)
+    if w * h < MIN_CARRIER_SHARE * height * width:
+        return Carrier(whole.center, whole.size, 0.0, False, f"carrier area {w * h / (height * width):.0%} of the film")
+    while angle > 45:  # keep the rectangle upright: OpenCV versions disagree on the angle's range, and a
+        w, h, angle = h, w, angle - 90  # quarter turn of the angle is a swap of width and height
+    while angle <= -45:
+        w, h, angle = h, w, angle + 90
+    return Carrier((float(cx), float(cy)), (float(w), float(h)), float(angle), True)
+
+
+def carrier_transform(carrier: Carrier) -> np.ndarray:
+    """The 2 x 3 affine matrix that maps film coordinates into the deskewed carrier crop."""
+    (cx, cy), (w, h) = carrier.center, carrier.size
+    matrix = cv2.getRotationMatrix2D((cx, cy), carrier.angle, 1.0)
+    matrix[:, 2] += (w / 2 - cx, h / 2 - cy)
+    return matrix
+
+
+def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Segment the hands: tissue brighter than the background, without letters, markers and specks.
+
+    Returns:
+        A bool mask and ``{"components": n, "removed": n}`` (components kept and removed as markers/specks).
+
+    """
+    smooth = _smooth(film)
+    level = background_level(film)
+    # Soft tissue is only slightly brighter than the background: a threshold just above the background's
+    # own spread keeps it (Otsu would often split bone from tissue instead, losing the fingers' outline).
+    near = smooth[np.abs(smooth - level) < 0.05]
+    noise = float(near.std()) if near.size else 0.01
+    threshold = level + max(0.03, 4.0 * noise)
+    foreground = (smooth > threshold).astype(np.uint8)
+    size = max(film.shape)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, size // 100) | 1,) * 2)
+    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    solid = np.array([_is_solid_block(labels == label) for label in range(1, count)], bool)
+    if len(areas) and not solid.all():
+        largest = areas[~solid].max()
+        keep[1:] = (areas >= MIN_HAND_SHARE * film.size) & (areas >= SECOND_HAND_RATIO * largest) & ~solid
+    mask = keep[labels]
+    mask = _fill_holes(mask)
+    return mask, {"components": int(keep.sum()), "removed": int(count - 1 - keep.sum())}
+
+
+def _is_solid_block(component: np.ndarray) -> bool:
+    """A marker box is a nearly solid rectangle; a hand, with its fingers, fills far less of its rectangle."""
+    points = cv2.findNonZero(component.astype(np.uint8))
+    (_, _), (width, height), _ = cv2.minAreaRect(points)
+    return len(points) > SOLID_BLOCK_FILL * max(width * height, 1.0)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill holes inside each hand (dark joint spaces, lytic lesions) that do not reach the border."""
+    inverse = (~mask).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(inverse, connectivity=4)
+    height, width = mask.shape
+    filled = mask.copy()
+    for label in range(1, count):
+        x, y, w, h, _ = stats[label]
+        if x > 0 and y > 0 and x + w < width and y + h < height:
+            filled |= labels == label
+    return filled
+
+
+def hand_boxes(mask: np.ndarray, margin: float = 0.03) -> list[tuple[int, int, int, int]]:
+    """One ``(x0, y0, x1, y1)`` box per hand component of ``mask``, left to right, with a small margin."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    height, width = mask.shape
+    pad = round(margin * max(height, width))
+    boxes = []
+    for label in range(1, count):
+        x, y, w, h, _ = stats[label]
+        boxes.append((max(0, x - pad), max(0, y - pad), min(width, x + w + pad), min(height, y + h + pad)))
+    return sorted(boxes)

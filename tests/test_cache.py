@@ -1,0 +1,72 @@
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from xray_anomalib.data import Mura
+from xray_anomalib.data.datamodule import RECORDS_NAME
+from xray_anomalib.data.mura import read_mura_index
+from xray_anomalib.preprocessing import PreprocessingSettings
+from xray_anomalib.preprocessing.cache import build_cache, cache_folder
+
+
+@pytest.fixture
+def films(synthetic_root: Path) -> pd.DataFrame:
+    index = read_mura_index(synthetic_root).head(12)
+    masks = [synthetic_root / "masks" / rel for rel in index["rel_path"]]
+    return index.assign(mask_path=[str(path) if path.is_file() else "" for path in masks])
+
+
+def test_cache_writes_crops_and_resumes(films: pd.DataFrame, tmp_path: Path) -> None:
+    settings = PreprocessingSettings("full")
+    crops = build_cache(films, settings, tmp_path, "MURA-v1.1", workers=1)
+    assert set(crops["film_path"]) == set(films["image_path"])
+    assert (crops["status"] != "unreadable").all()
+    assert all(Path(path).is_file() for path in crops["image_path"])
+    assert all(Path(path).is_file() for path in crops.loc[crops["mask_path"] != "", "mask_path"])
+    folder = cache_folder(tmp_path, settings, "MURA-v1.1")
+    records = sorted((folder / "records").rglob("*.json"))
+    stamps = {path: path.stat().st_mtime_ns for path in records}
+    records[0].unlink()  # as if the run had been killed before this film
+    again = build_cache(films, settings, tmp_path, "MURA-v1.1", workers=1)
+    assert again["image_path"].tolist() == crops["image_path"].tolist()
+    assert records[0].is_file()
+    assert all(path.stat().st_mtime_ns == stamps[path] for path in records[1:])
+    other = build_cache(films, PreprocessingSettings("cropped"), tmp_path, "MURA-v1.1", workers=1)
+    assert not set(other["image_path"]) & set(crops["image_path"])
+
+
+def test_unreadable_film_is_recorded(films: pd.DataFrame, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    films = films.head(3).copy()
+    films.loc[films.index[0], "image_path"] = str(broken)
+    crops = build_cache(films, PreprocessingSettings("full"), tmp_path / "cache", "MURA-v1.1", workers=1)
+    bad = crops[crops["status"] == "unreadable"]
+    assert bad["film_path"].tolist() == [str(broken)]
+    assert "broken.png" in bad["reason"].iloc[0]
+    record = json.loads(next((tmp_path / "cache").rglob("records/**/*.json")).read_text())
+    assert "status" in record
+
+
+def test_datamodule_uses_the_cache(synthetic_root: Path, tmp_path: Path) -> None:
+    root = Path(shutil.copytree(synthetic_root, tmp_path / "MURA-v1.1"))
+    next((root / "train").rglob("*.png")).write_bytes(b"broken")
+    datamodule = Mura(
+        root=root,
+        image_size=64,
+        mask_dir="masks",
+        preprocessing=PreprocessingSettings("full"),
+        cache_dir=tmp_path / "cache",
+        eval_batch_size=4,
+    )
+    datamodule.setup()
+    assert len(datamodule.rejected_films) == 1
+    assert all("cache" in path for path in datamodule.test_data.samples["image_path"])
+    batch = next(iter(datamodule.test_dataloader()))
+    assert batch.image.shape[1:] == (3, 64, 64)
+    assert 0 < batch.hand_mask.float().mean() < 1
+    datamodule.save_manifest(tmp_path / "run")
+    assert (tmp_path / "run" / RECORDS_NAME).is_file()

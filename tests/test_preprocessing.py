@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+from torchvision import tv_tensors
+
+from xray_anomalib.data.synthetic_hand import draw_film
+from xray_anomalib.preprocessing import (
+    Clahe,
+    HistogramEqualization,
+    OfflinePipeline,
+    PadToSquare,
+    PreprocessingSettings,
+    RandomIntensityMultiply,
+    ResizeLongestSide,
+)
+from xray_anomalib.preprocessing.pipeline import warp_to_crop
+from xray_anomalib.preprocessing.steps import carrier_transform, find_carrier, fix_inversion
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_inverted_films_are_flipped() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        synthetic = draw_film(rng, 128)
+        _, record = fix_inversion(synthetic.film)
+        assert record["inverted"] == synthetic.inverted
+        assert record["background"] < 0.5 or synthetic.inverted
+
+
+@pytest.mark.parametrize("angle", [-7.0, 0.0, 6.0])
+def test_carrier_is_found_and_deskewed(angle: float) -> None:
+    import cv2
+
+    film = np.full((240, 200), 0.9, np.float32)
+    corners = cv2.boxPoints(((100, 120), (150, 190), angle)).astype(np.int32)
+    cv2.fillPoly(film, [corners], 0.1)
+    carrier = find_carrier(film)
+    assert carrier.found
+    assert carrier.angle == pytest.approx(angle, abs=1.0)
+    crop = cv2.warpAffine(film, carrier_transform(carrier), (round(carrier.size[0]), round(carrier.size[1])))
+    assert (crop > 0.5).mean() < 0.02
+
+
+def test_full_pipeline_on_synthetic_truth() -> None:
+    rng = np.random.default_rng(11)
+    pipeline = OfflinePipeline(PreprocessingSettings("full"))
+    ious, counts = [], []
+    for index in range(16):
+        synthetic = draw_film(rng, 128, two_hands=index % 4 == 0)
+        crops, record = pipeline(synthetic.film)
+        counts.append(len(crops) == len(synthetic.hand_boxes) == record.n_hands)
+        ious += [_iou(crop.hand_mask, warp_to_crop(synthetic.hand_mask.astype(np.uint8), crop) > 0) for crop in crops]
+    assert np.mean(counts) >= 0.9
+    assert np.mean(ious) >= 0.8
+
+
+def test_crop_geometry_maps_the_film_into_the_crop() -> None:
+    synthetic = draw_film(np.random.default_rng(2), 128)
+    crops, _ = OfflinePipeline(PreprocessingSettings("cropped"))(synthetic.film)
+    for crop in crops:
+        assert crop.hand_mask.all()  # the cropped variant has no segmentation
+        if not synthetic.inverted:
+            warped = warp_to_crop(synthetic.film, crop, nearest=False)
+            assert np.abs(warped - crop.image)[2:-2, 2:-2].mean() < 0.02
+
+
+@pytest.mark.parametrize(
+    ("film", "reason"),
+    [
+        (np.full((64, 64), 0.3, np.float32), "blank"),
+        (np.random.default_rng(0).random((8, 8)).astype(np.float32), "too small"),
+    ],
+)
+def test_bad_films_fall_back_with_a_reason(film: np.ndarray, reason: str) -> None:
+    crops, record = OfflinePipeline()(film)
+    assert record.status == "fallback"
+    assert any(reason in text for text in record.reasons)
+    assert len(crops) == 1 and crops[0].image.shape == film.shape
+
+
+def test_raw_variant_keeps_the_film() -> None:
+    film = draw_film(np.random.default_rng(3), 96).film
+    crops, record = OfflinePipeline(PreprocessingSettings("raw"))(film)
+    assert record.status == "ok" and np.array_equal(crops[0].image, film) and crops[0].hand_mask.all()
+
+
+def test_settings_key_changes_with_settings() -> None:
+    assert PreprocessingSettings("full").key() != PreprocessingSettings("cropped").key()
+    assert PreprocessingSettings("full").key() == PreprocessingSettings("full").key()
+
+
+def test_equalization_spreads_the_histogram_and_keeps_masks() -> None:
+    image = tv_tensors.Image(torch.rand(1, 64, 64) * 0.2 + 0.4)
+    mask = tv_tensors.Mask(torch.zeros(64, 64, dtype=torch.bool))
+    equalized, same_mask = HistogramEqualization()(image, mask)
+    assert equalized.min() < 0.05 and equalized.max() > 0.95
+    assert torch.equal(same_mask, mask)
+    assert Clahe(clip_limit=3.0, tile_grid=4)(image).std() > image.std()
+
+
+def test_letterbox_and_intensity_multiply() -> None:
+    image = tv_tensors.Image(torch.rand(3, 100, 60))
+    mask = tv_tensors.Mask(torch.ones(100, 60, dtype=torch.bool))
+    resized, resized_mask = ResizeLongestSide(64)(image, mask)
+    assert resized.shape[-2:] == (64, 38) and resized_mask.shape == (64, 38)
+    padded, padded_mask = PadToSquare(64)(resized, resized_mask)
+    assert padded.shape[-2:] == (64, 64) and padded_mask[:, 38:].sum() == 0
+    scaled = RandomIntensityMultiply(0.5, 0.5)(image)
+    torch.testing.assert_close(scaled, image * 0.5)
