@@ -70,3 +70,29 @@ def test_datamodule_uses_the_cache(synthetic_root: Path, tmp_path: Path) -> None
     assert 0 < batch.hand_mask.float().mean() < 1
     datamodule.save_manifest(tmp_path / "run")
     assert (tmp_path / "run" / RECORDS_NAME).is_file()
+
+
+def test_preprocess_and_sheet_commands(synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from xray_anomalib.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "data:\n"
+        "  class_path: xray_anomalib.data.Mura\n"
+        "  init_args:\n"
+        f"    root: {synthetic_root}\n"
+        "    image_size: 64\n"
+        f"    cache_dir: {tmp_path / 'cache'}\n"
+        "    preprocessing: {variant: full}\n"
+        "    film_transform: {class_path: xray_anomalib.preprocessing.HistogramEqualization}\n",
+    )
+    assert main(["preprocess", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
+    output = capsys.readouterr().out
+    assert "hand crops" in output and "0 unreadable films" in output
+    assert (tmp_path / "run" / RECORDS_NAME).is_file()
+    films = sorted((synthetic_root / "train").rglob("*.png"))[:3]
+    assert main(["preprocess-sheet", *map(str, films), "--out", str(tmp_path / "sheet.png")]) == 0
+    assert (tmp_path / "sheet.png").stat().st_size > 1000
+    config.write_text("model: {}\n")
+    assert main(["preprocess", "--config", str(config)]) == 2
+    assert "no 'data' section" in capsys.readouterr().err

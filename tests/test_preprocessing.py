@@ -54,7 +54,7 @@ def test_full_pipeline_on_synthetic_truth() -> None:
         counts.append(len(crops) == len(synthetic.hand_boxes) == record.n_hands)
         ious += [_iou(crop.hand_mask, warp_to_crop(synthetic.hand_mask.astype(np.uint8), crop) > 0) for crop in crops]
     assert np.mean(counts) >= 0.9
-    assert np.mean(ious) >= 0.8
+    assert np.mean(ious) >= 0.85  # 0.96 at 512 px (benchmarks/preprocessing_quality.py); 128 px edges are coarse
 
 
 def test_crop_geometry_maps_the_film_into_the_crop() -> None:

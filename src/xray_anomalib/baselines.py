@@ -1,9 +1,10 @@
 """anomalib's PaDiM and PatchCore, ready for X-ray films on machines without a network.
 
-Two additions over the stock classes, nothing else changes:
+Three additions over the stock classes, nothing else changes:
 
 - ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.backbone_weights`),
   for users who cannot download ImageNet weights (use it with ``pre_trained: false``);
+- heatmap images drawn from the model's input (16-bit films, DICOM and cached crops show correctly);
 - export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
   whose dynamic-batch export silently fixes its batch size.
 """
@@ -22,6 +23,7 @@ from torch import nn
 
 from xray_anomalib.backbone_weights import load_backbone_weights
 from xray_anomalib.export import FixedSizeExportMixin
+from xray_anomalib.visualization import FilmVisualizerMixin
 
 
 def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None) -> nn.Module | bool:
@@ -36,7 +38,7 @@ def _load_weights(model: AnomalibPadim | AnomalibPatchcore, backbone_weights: st
         load_backbone_weights(model.model.feature_extractor.feature_extractor, backbone_weights)
 
 
-class Padim(FixedSizeExportMixin, AnomalibPadim):
+class Padim(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPadim):
     """anomalib's PaDiM, with an optional local ``backbone_weights`` file and fixed-size export.
 
     Args:
@@ -79,7 +81,7 @@ class Padim(FixedSizeExportMixin, AnomalibPadim):
         _load_weights(self, backbone_weights)
 
 
-class Patchcore(FixedSizeExportMixin, AnomalibPatchcore):
+class Patchcore(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
     """anomalib's PatchCore, with an optional local ``backbone_weights`` file and static-shape export.
 
     Args:

@@ -51,6 +51,44 @@ def _synth(args: object) -> None:
         print(f"contact sheet: {contact_sheet(sample['image_path'].tolist(), args.sheet, masks=masks)}")
 
 
+def _preprocess(args: object) -> None:
+    import yaml
+    from anomalib.data import AnomalibDataModule
+
+    from xray_anomalib.data import Mura
+
+    section = (yaml.safe_load(Path(args.config).read_text()) or {}).get("data")
+    if section is None:
+        msg = f"{args.config} has no 'data' section; expected an anomalib config with data: {{class_path: ...}}."
+        raise ValueError(msg)
+    parser = ArgumentParser()
+    parser.add_subclass_arguments(AnomalibDataModule, "data")
+    datamodule = parser.instantiate_classes(parser.parse_object({"data": section})).data
+    if not isinstance(datamodule, Mura) or datamodule.preprocessing is None:
+        msg = f"{args.config}: data must be xray_anomalib.data.Mura with init_args.preprocessing set."
+        raise ValueError(msg)
+    datamodule.setup()
+    records = datamodule.preprocessing_records
+    films = records.drop_duplicates("film_path")
+    print(f"{len(films)} films -> {len(records)} hand crops; {len(datamodule.rejected_films)} unreadable films")
+    for status, count in films["status"].value_counts().items():
+        print(f"  {status}: {count}")
+    for reason, count in films.loc[films["status"] == "fallback", "reason"].value_counts().items():
+        print(f"    {count} x {reason}")
+    if args.out:
+        datamodule.save_manifest(args.out)
+        print(f"records: {args.out}")
+
+
+def _sheet(args: object) -> None:
+    from xray_anomalib.contact_sheet import preprocessing_sheet
+    from xray_anomalib.preprocessing import PreprocessingSettings
+
+    films = [path for item in args.films for path in (sorted(item.glob("*.*")) if item.is_dir() else [item])]
+    out = preprocessing_sheet(films[: args.limit], args.out, PreprocessingSettings(args.variant))
+    print(f"preprocessing sheet of {min(len(films), args.limit)} films: {out}")
+
+
 def _models(args: object) -> None:
     from xray_anomalib.registry import list_models
 
@@ -83,6 +121,18 @@ def build_parser() -> ArgumentParser:
     synth.add_argument("--sheet", type=Path, default=None, help="Also save a contact sheet PNG here.")
     commands.add_subcommand("synth", synth)
 
+    preprocess = ArgumentParser(description="Run (or resume) the cached offline preprocessing of a config's data.")
+    preprocess.add_argument("--config", type=Path, required=True, help="An anomalib YAML with a Mura data section.")
+    preprocess.add_argument("--out", type=Path, default=None, help="Folder for the split and the per-film records.")
+    commands.add_subcommand("preprocess", preprocess)
+
+    sheet = ArgumentParser(description="Save a PNG of films through the pipeline: original | crop | mask | final.")
+    sheet.add_argument("films", type=Path, nargs="+", help="Film files or folders of films.")
+    sheet.add_argument("--out", type=Path, required=True)
+    sheet.add_argument("--variant", choices=["raw", "cropped", "full"], default="full")
+    sheet.add_argument("--limit", type=int, default=24, help="At most this many films.")
+    commands.add_subcommand("preprocess-sheet", sheet)
+
     commands.add_subcommand("models", ArgumentParser(description="List the registered models."))
     return parser
 
@@ -91,7 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``xray-anomalib``; bad input ends with a one-line message and exit code 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"split": _split, "synth": _synth, "models": _models}
+    handlers = {
+        "split": _split,
+        "synth": _synth,
+        "preprocess": _preprocess,
+        "preprocess-sheet": _sheet,
+        "models": _models,
+    }
     try:
         handlers[args.command](args[args.command])
     except (FileNotFoundError, MuraLayoutError, SplitError, ValueError) as error:

@@ -13,9 +13,10 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.export import FixedSizeExportMixin
+from xray_anomalib.visualization import FilmVisualizerMixin
 
 
-class XrayAnomalyModule(FixedSizeExportMixin, AnomalibModule):
+class XrayAnomalyModule(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibModule):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 
     The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask (from the data) scores and

@@ -126,9 +126,14 @@ def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
     level = background_level(film)
     # Soft tissue is only slightly brighter than the background: a threshold just above the background's
     # own spread keeps it (Otsu would often split bone from tissue instead, losing the fingers' outline).
+    # The edge is then placed halfway between background and soft tissue, where a blurred edge has its middle.
     near = smooth[np.abs(smooth - level) < 0.05]
     noise = float(near.std()) if near.size else 0.01
     threshold = level + max(0.03, 4.0 * noise)
+    candidates = smooth[smooth > threshold]
+    if candidates.size:
+        tissue = float(np.percentile(candidates, 25))
+        threshold = max(threshold, (level + tissue) / 2)
     foreground = (smooth > threshold).astype(np.uint8)
     size = max(film.shape)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, size // 100) | 1,) * 2)
