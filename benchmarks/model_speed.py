@@ -53,15 +53,19 @@ def benchmark(name: str, size: int, work: Path, patients: int, repeats: int) -> 
     engine.fit(model=model, datamodule=datamodule)
     train_seconds = time.perf_counter() - start
     xml = engine.export(model=model, export_type=ExportType.OPENVINO, export_root=work / f"export_{name}_{size}")
-    image = next(iter(datamodule.test_dataloader())).image[:1]
+    batch = next(iter(datamodule.test_dataloader()))
+    image, hand_mask = batch.image[:1], batch.hand_mask[:1].unsqueeze(1).float()
+    core = ov.Core()
+    takes_mask = len(core.read_model(str(xml)).inputs) == 2  # our plugins take (film, hand mask)
+    inputs = (image, hand_mask) if takes_mask else (image,)
     model.eval()
     with torch.no_grad():
-        torch_ms = _ms_per_image(model, image, repeats)
-    core = ov.Core()
+        torch_ms = _ms_per_image(lambda _: model(*inputs), image, repeats)
     timings = {}
     for hint in ("f32", "bf16"):
         compiled = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": hint})
-        timings[hint] = _ms_per_image(lambda batch, net=compiled: net(batch.numpy()), image, repeats)
+        arrays = [tensor.numpy() for tensor in inputs]
+        timings[hint] = _ms_per_image(lambda _, net=compiled, feed=arrays: net(feed), image, repeats)
     return {
         "model": name,
         "size": size,

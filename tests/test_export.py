@@ -1,4 +1,8 @@
-"""OpenVINO export of every registered model gives the torch model's scores and maps."""
+"""OpenVINO export of every registered model gives the torch model's scores and maps.
+
+Our X-ray plugins export two inputs (film and hand mask) and are compared with the hand mask applied;
+anomalib's baselines take the film only.
+"""
 
 from pathlib import Path
 
@@ -10,6 +14,7 @@ from anomalib.deploy import ExportType
 from anomalib.engine import Engine
 
 from xray_anomalib.data import Mura
+from xray_anomalib.preprocessing import PreprocessingSettings
 from xray_anomalib.registry import build_model, list_models
 
 SCORE_TOLERANCE = 1e-4
@@ -32,18 +37,30 @@ TINY_ARGS = {
 def test_openvino_matches_torch(name: str, synthetic_root: Path, tmp_path: Path) -> None:
     model = build_model(name, **TINY_ARGS[name])
     datamodule = Mura(
-        root=synthetic_root, image_size=IMAGE_SIZE, train_batch_size=8, eval_batch_size=8, mask_dir="masks"
+        root=synthetic_root,
+        image_size=IMAGE_SIZE,
+        train_batch_size=8,
+        eval_batch_size=8,
+        mask_dir="masks",
+        preprocessing=PreprocessingSettings("full"),
+        cache_dir=tmp_path / "cache",
     )
     engine = Engine(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
     engine.fit(model=model, datamodule=datamodule)
     xml = engine.export(model=model, export_type=ExportType.OPENVINO, export_root=tmp_path / "export")
     compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     batch = next(iter(datamodule.test_dataloader()))
+    hand_mask = batch.hand_mask.unsqueeze(1).float()
+    assert 0 < hand_mask.mean() < 1  # the masks of the full preprocessing, not all ones
+    takes_mask = len(compiled.inputs) == 2
     model.eval()
     with torch.no_grad():
-        expected = model(batch.image)
+        expected = model(batch.image, hand_mask) if takes_mask else model(batch.image)
     for index in range(4):
-        result = compiled(batch.image[index : index + 1].numpy())
+        inputs = [batch.image[index : index + 1].numpy()]
+        if takes_mask:
+            inputs.append(hand_mask[index : index + 1].numpy())
+        result = compiled(inputs)
         outputs = {port.get_any_name(): value for port, value in result.items()}
         np.testing.assert_allclose(
             outputs["pred_score"].reshape(-1), expected.pred_score[index].reshape(-1).numpy(), atol=SCORE_TOLERANCE

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 from anomalib import LearningType
-from anomalib.data import Batch
+from anomalib.data import Batch, InferenceBatch
+from anomalib.deploy import ExportType
 from anomalib.models import AnomalibModule
+from anomalib.models.components.base.export_mixin.utils import create_export_root
 from anomalib.pre_processing import PreProcessor
 from lightning.pytorch.utilities.types import STEP_OUTPUT
+from torch.nn import functional as F  # noqa: N812
 from torchvision.transforms.v2 import Resize
 
-from xray_anomalib.export import FixedSizeExportMixin
 from xray_anomalib.visualization import FilmVisualizerMixin
 
+EXPORT_INPUT_NAMES = ("input", "hand_mask")
 
-class XrayAnomalyModule(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibModule):
+
+class XrayAnomalyModule(FilmVisualizerMixin, AnomalibModule):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 
-    The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask (from the data) scores and
-    heatmaps are restricted to the hand; without one (an exported graph) the whole image counts.
+    The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask, scores and heatmaps are
+    restricted to the hand; without one the whole image counts. The exported ONNX/OpenVINO graph has two inputs,
+    ``input`` (``B x 3 x H x W`` in ``[0, 1]``) and ``hand_mask`` (``B x 1 x H x W``, 1 on the hand), so the deployed
+    model gives the same scores as the torch model on the same preprocessed film and mask.
     """
 
     @staticmethod
@@ -45,6 +52,50 @@ class XrayAnomalyModule(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibModul
         if mask is None:
             return None
         return mask.reshape(batch.image.shape[0], 1, *batch.image.shape[-2:]).to(batch.image.dtype)
+
+    def forward(self, batch: torch.Tensor, hand_mask: torch.Tensor | None = None, *args, **kwargs) -> InferenceBatch:
+        """Pre-process, score and post-process films, as the exported graph does.
+
+        Args:
+            batch: ``B x 3 x H x W`` films in ``[0, 1]``.
+            hand_mask: ``B x 1 x H x W`` hand masks; ``None`` counts every pixel.
+            *args: Unused.
+            **kwargs: Unused.
+        """
+        del args, kwargs
+        image = self.pre_processor(batch) if self.pre_processor else batch
+        if hand_mask is not None:
+            hand_mask = F.interpolate(hand_mask.to(image.dtype), size=image.shape[-2:], mode="nearest")
+        predictions = self.model(image, hand_mask=hand_mask)
+        return self.post_processor(predictions) if self.post_processor else predictions
+
+    def to_onnx(
+        self,
+        export_root: Path | str,
+        model_file_name: str = "model",
+        input_size: tuple[int, int] | None = None,
+        **kwargs: Any,
+    ) -> Path:
+        """Export a graph with inputs ``input`` and ``hand_mask`` at the model's input size (dynamic batch)."""
+        height, width = input_size or self.input_size
+        image = torch.zeros(2, 3, height, width, device=self.device)
+        hand_mask = torch.ones(2, 1, height, width, device=self.device)
+        outputs = self.eval()(image, hand_mask)._asdict()
+        output_names = [name for name, value in outputs.items() if value is not None]
+        batch = torch.export.Dim("batch", min=1)
+        path = create_export_root(export_root, ExportType.ONNX) / f"{model_file_name}.onnx"
+        torch.onnx.export(
+            self,
+            (image, hand_mask),
+            str(path),
+            input_names=list(EXPORT_INPUT_NAMES),
+            output_names=output_names,
+            opset_version=kwargs.pop("opset_version", 18),
+            dynamo=True,
+            dynamic_shapes={"batch": {0: batch}, "hand_mask": {0: batch}},
+            **kwargs,
+        )
+        return path
 
     def _predict(self, batch: Batch) -> STEP_OUTPUT:
         predictions = self.model(batch.image, hand_mask=self.hand_mask_of(batch))
