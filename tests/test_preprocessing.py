@@ -110,3 +110,17 @@ def test_letterbox_and_intensity_multiply() -> None:
     assert padded.shape[-2:] == (64, 64) and padded_mask[:, 38:].sum() == 0
     scaled = RandomIntensityMultiply(0.5, 0.5)(image)
     torch.testing.assert_close(scaled, image * 0.5)
+
+
+def test_a_carrier_through_the_hand_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xray_anomalib.preprocessing import pipeline as pipeline_module
+    from xray_anomalib.preprocessing.steps import Carrier
+
+    synthetic = draw_film(np.random.default_rng(4), 128)
+    height, width = synthetic.film.shape
+    through_the_palm = Carrier((width / 2, height * 0.6), (width * 0.5, height * 0.3), 0.0, True)
+    monkeypatch.setattr(pipeline_module, "find_carrier", lambda film: through_the_palm)
+    crops, record = OfflinePipeline(PreprocessingSettings("full"))(synthetic.film)
+    assert record.status == "fallback" and not record.carrier_found
+    assert any("cut through the hand" in reason for reason in record.reasons)
+    assert sum(crop.hand_mask.sum() for crop in crops) >= 0.8 * synthetic.hand_mask.sum()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 
 import cv2
@@ -32,9 +32,11 @@ from xray_anomalib.preprocessing.steps import (
     fix_inversion,
     hand_boxes,
     segment_hands,
+    touched_sides,
 )
 
-PIPELINE_VERSION = 1  # bump when a step's behaviour changes, so cached results are recomputed
+PIPELINE_VERSION = 2  # bump when a step's behaviour changes, so cached results are recomputed
+MAX_HAND_SIDES = 3  # a hand mask reaching this many sides of a carrier crop means the crop cuts the hand
 
 
 class Variant(str, Enum):
@@ -144,15 +146,25 @@ class OfflinePipeline:
         film, inversion = fix_inversion(film)
         record.inverted = inversion["inverted"]
         carrier = find_carrier(film)
-        record.carrier_found = carrier.found
         matrix = identity
+        mask = None
         if carrier.found:
             matrix = carrier_transform(carrier)
             size = (max(1, round(carrier.size[0])), max(1, round(carrier.size[1])))
-            film = cv2.warpAffine(film, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        else:
+            cropped = cv2.warpAffine(film, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            mask, _ = segment_hands(cropped)
+            # a hand enters a film from one side (the forearm): a crop holding no hand, or whose hand reaches
+            # three of its sides, lies inside the hand or runs through it
+            if not mask.any() or touched_sides(mask) >= MAX_HAND_SIDES:
+                carrier = replace(carrier, found=False, reason="the crop would cut through the hand")
+                matrix, mask = identity, None
+            else:
+                film = cropped
+        record.carrier_found = carrier.found
+        if not carrier.found:
             record.fall_back(f"carrier: {carrier.reason}; whole film kept")
-        mask, _ = segment_hands(film)
+        if mask is None:
+            mask, _ = segment_hands(film)
         boxes = hand_boxes(mask) if mask.any() else []
         if not boxes:
             record.fall_back("no hand found; whole carrier kept")

@@ -170,6 +170,18 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return filled
 
 
+def touched_sides(mask: np.ndarray, margin: int = 2) -> int:
+    """How many of the image's four sides ``mask`` reaches (within ``margin`` pixels)."""
+    if not mask.any():
+        return 0
+    return (
+        int(mask[:margin].any())
+        + int(mask[-margin:].any())
+        + int(mask[:, :margin].any())
+        + int(mask[:, -margin:].any())
+    )
+
+
 def hand_boxes(mask: np.ndarray, margin: float = 0.03) -> list[tuple[int, int, int, int]]:
     """One ``(x0, y0, x1, y1)`` box per hand component of ``mask``, left to right, with a small margin."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
