@@ -10,21 +10,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
+TINY_DATA = ["--data.init_args.image_size", "64", "--data.init_args.mask_dir", "masks"]
 TINY = [
-    "--model.init_args.channels",
-    "[8, 16, 32]",
-    "--model.init_args.bottleneck_channels",
-    "32",
-    "--model.init_args.image_size",
-    "64",
-    "--model.init_args.top_k",
-    "50",
-    "--data.init_args.image_size",
-    "64",
-    "--data.init_args.mask_dir",
-    "masks",
-    "--data.init_args.hand_mask_dir",
-    "hand_masks",
+    *("--model.init_args.channels", "[8, 16, 32]"),
+    *("--model.init_args.bottleneck_channels", "32"),
+    *("--model.init_args.image_size", "64"),
+    *("--model.init_args.top_k", "50"),
+    *TINY_DATA,
 ]
 
 
@@ -63,3 +55,12 @@ def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: P
         cwd=tmp_path,
     )
     assert (run / "weights" / "openvino" / "model.xml").is_file()
+
+
+@pytest.mark.slow
+def test_vae_config_trains(synthetic_root: Path, tmp_path: Path) -> None:
+    model = ["--model.init_args.channels", "[8, 16, 32]", "--model.init_args.latent_channels", "8"]
+    data = ["--data.init_args.root", str(synthetic_root), "--model.init_args.image_size", "64", *TINY_DATA]
+    config = str(REPO / "configs" / "vae.yaml")
+    output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *model, *data, cwd=tmp_path)
+    assert "image_AUROC" in output and "pixel_AUROC" in output

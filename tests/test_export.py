@@ -22,6 +22,7 @@ MAP_TOLERANCE = 1e-4  # post-processed scores and maps lie in [0, 1]
 IMAGE_SIZE = 64
 TINY_ARGS = {
     "cae": {"channels": [8, 16, 32], "bottleneck_channels": 32, "image_size": IMAGE_SIZE, "score": "topk", "top_k": 50},
+    "vae": {"channels": [8, 16, 32], "latent_channels": 8, "image_size": IMAGE_SIZE, "score": "mse_kld"},
     "padim": {"backbone": "resnet18", "pre_trained": False, "image_size": IMAGE_SIZE},
     "patchcore": {
         "backbone": "resnet18",

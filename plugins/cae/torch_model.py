@@ -8,7 +8,16 @@ import torch
 from anomalib.data import InferenceBatch
 from torch import nn
 
-from xray_anomalib.components import ReconstructionScore, conv_block, error_map, image_score, init_weights, up_block
+from xray_anomalib.components import (
+    ReconstructionScore,
+    conv_decoder,
+    conv_encoder,
+    error_map,
+    image_score,
+    init_weights,
+    masked_reconstruction_loss,
+    to_model_range,
+)
 
 
 class CaeModel(nn.Module):
@@ -36,31 +45,19 @@ class CaeModel(nn.Module):
         super().__init__()
         self.score = ReconstructionScore(score)
         self.top_k = top_k
-        encoder: list[nn.Module] = []
-        previous = 1
-        for width in channels:
-            encoder += [conv_block(previous, width, 3, 1), conv_block(width, width, 4, 2)]
-            previous = width
-        encoder.append(conv_block(previous, bottleneck_channels, 3, 1))
-        self.encoder = nn.Sequential(*encoder)
-        decoder: list[nn.Module] = []
-        previous = bottleneck_channels
-        for width in reversed(channels):
-            decoder.append(up_block(previous, width))
-            previous = width
-        decoder += [nn.Conv2d(previous, 1, 3, padding=1), nn.Tanh()]
-        self.decoder = nn.Sequential(*decoder)
+        self.encoder = conv_encoder(1, channels, bottleneck_channels)
+        self.decoder = conv_decoder(bottleneck_channels, channels)
         self.apply(init_weights)
-
-    @staticmethod
-    def to_model_range(image: torch.Tensor) -> torch.Tensor:
-        """Gray film in ``[-1, 1]`` from a ``(B, C, H, W)`` image in ``[0, 1]``."""
-        return image.mean(dim=1, keepdim=True) * 2.0 - 1.0
 
     def reconstruct(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the gray target in ``[-1, 1]`` and its reconstruction."""
-        target = self.to_model_range(image)
+        target = to_model_range(image)
         return target, self.decoder(self.encoder(target))
+
+    def losses(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The masked reconstruction loss (mean squared error over the hand)."""
+        target, reconstruction = self.reconstruct(image)
+        return {"loss": masked_reconstruction_loss(target, reconstruction, hand_mask)}
 
     def forward(self, image: torch.Tensor, hand_mask: torch.Tensor | None = None) -> torch.Tensor | InferenceBatch:
         """Reconstruct in training; score and map in evaluation.

@@ -1,6 +1,13 @@
 """Building blocks shared by the model plugins: blocks, losses, scores and the module base class."""
 
-from xray_anomalib.components.blocks import conv_block, init_weights, up_block
+from xray_anomalib.components.blocks import (
+    conv_block,
+    conv_decoder,
+    conv_encoder,
+    init_weights,
+    to_model_range,
+    up_block,
+)
 from xray_anomalib.components.losses import masked_reconstruction_loss
 from xray_anomalib.components.module import XrayAnomalyModule
 from xray_anomalib.components.scores import ReconstructionScore, error_map, image_score, masked_mean
@@ -9,10 +16,13 @@ __all__ = [
     "ReconstructionScore",
     "XrayAnomalyModule",
     "conv_block",
+    "conv_decoder",
+    "conv_encoder",
     "error_map",
     "image_score",
     "init_weights",
     "masked_mean",
     "masked_reconstruction_loss",
+    "to_model_range",
     "up_block",
 ]

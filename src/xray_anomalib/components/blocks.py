@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import nn
 
 
@@ -41,3 +44,30 @@ def init_weights(module: nn.Module) -> None:
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+
+
+def conv_encoder(in_channels: int, channels: Sequence[int], out_channels: int) -> nn.Sequential:
+    """Stages of a 3x3 block and a 4x4 stride-2 block (one halving each), then a 3x3 block to ``out_channels``."""
+    layers: list[nn.Module] = []
+    previous = in_channels
+    for width in channels:
+        layers += [conv_block(previous, width, 3, 1), conv_block(width, width, 4, 2)]
+        previous = width
+    layers.append(conv_block(previous, out_channels, 3, 1))
+    return nn.Sequential(*layers)
+
+
+def conv_decoder(in_channels: int, channels: Sequence[int]) -> nn.Sequential:
+    """Transposed-conv stages mirroring :func:`conv_encoder` back to full size, ending in one Tanh channel."""
+    layers: list[nn.Module] = []
+    previous = in_channels
+    for width in reversed(channels):
+        layers.append(up_block(previous, width))
+        previous = width
+    layers += [nn.Conv2d(previous, 1, 3, padding=1), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def to_model_range(image: torch.Tensor) -> torch.Tensor:
+    """Gray film in ``[-1, 1]`` (the range of a Tanh decoder) from a ``(B, C, H, W)`` image in ``[0, 1]``."""
+    return image.mean(dim=1, keepdim=True) * 2.0 - 1.0

@@ -1,0 +1,61 @@
+"""Lightning module of the variational autoencoder (VAE) of Davletshina et al. (2020).
+
+Example:
+    >>> from xray_anomalib_plugins.vae import Vae
+    >>> model = Vae(channels=[16, 32, 64], image_size=128, score="kld")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from anomalib.metrics import Evaluator
+from anomalib.post_processing import PostProcessor
+from anomalib.pre_processing import PreProcessor
+from anomalib.visualization import Visualizer
+
+from xray_anomalib.components.reconstruction import ReconstructionModule
+
+from .torch_model import VaeModel, VaeScore
+
+
+class Vae(ReconstructionModule):
+    """Variational autoencoder: masked reconstruction plus KL, deterministic scores at evaluation.
+
+    Args:
+        channels: Output channels of each encoder stage (each halves the resolution).
+        latent_channels: Channels of the spatial latent.
+        kl_weight: Weight of the KL term (in the loss and the ``mse_kld`` score).
+        image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
+        score: ``mse``, ``l1``, ``topk``, ``kld`` or ``mse_kld``.
+        top_k: Pixels averaged by the ``topk`` score.
+        lr: Adam learning rate (the paper: 5e-5).
+        pre_processor: Pre-processor, or ``True`` for the default (resize only).
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 64, 128, 256),
+        latent_channels: int = 64,
+        kl_weight: float = 1e-3,
+        image_size: int = 256,
+        score: VaeScore | str = VaeScore.MSE,
+        top_k: int = 200,
+        lr: float = 1e-4,
+        pre_processor: PreProcessor | bool = True,
+        post_processor: PostProcessor | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        super().__init__(image_size, len(channels), lr, pre_processor, post_processor, evaluator, visualizer)
+        self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
+        self.model = VaeModel(
+            channels=channels,
+            latent_channels=latent_channels,
+            kl_weight=kl_weight,
+            score=score,
+            top_k=top_k,
+        )

@@ -1,0 +1,111 @@
+"""PyTorch model of the variational autoencoder (VAE) of Davletshina et al. (2020)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+import torch
+from anomalib.data import InferenceBatch
+from torch import nn
+
+from xray_anomalib.components import (
+    ReconstructionScore,
+    conv_decoder,
+    conv_encoder,
+    error_map,
+    image_score,
+    init_weights,
+    masked_mean,
+    masked_reconstruction_loss,
+    to_model_range,
+)
+
+
+class VaeScore(str, Enum):
+    """Image scores of the VAE: reconstruction scores, the KL divergence, and their sum."""
+
+    MSE = "mse"
+    L1 = "l1"
+    TOPK = "topk"
+    KLD = "kld"
+    MSE_KLD = "mse_kld"
+
+
+class VaeModel(nn.Module):
+    """Convolutional VAE with a spatial Gaussian latent (mean and log-variance per latent cell).
+
+    Training samples ``z = mu + sigma * eps``; evaluation uses ``z = mu``, so scores are deterministic (the original
+    code sampled at evaluation, giving random scores).
+
+    Args:
+        channels: Output channels of each encoder stage; ``len(channels)`` halvings of the resolution.
+        latent_channels: Channels of the latent map.
+        kl_weight: Weight of the KL term in the loss and in the ``mse_kld`` score.
+        score: Image score at evaluation.
+        top_k: Pixels averaged by the ``topk`` score.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 64, 128, 256),
+        latent_channels: int = 64,
+        kl_weight: float = 1e-3,
+        score: VaeScore | str = VaeScore.MSE,
+        top_k: int = 200,
+    ) -> None:
+        super().__init__()
+        self.score = VaeScore(score)
+        self.kl_weight = kl_weight
+        self.top_k = top_k
+        self.encoder = conv_encoder(1, channels, 2 * latent_channels)
+        self.encoder[-1] = nn.Conv2d(channels[-1], 2 * latent_channels, 3, padding=1)  # unbounded mean, log-variance
+        self.decoder = conv_decoder(latent_channels, channels)
+        self.apply(init_weights)
+
+    def encode(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Gray target in ``[-1, 1]``, latent mean and log-variance."""
+        target = to_model_range(image)
+        mean, log_variance = self.encoder(target).chunk(2, dim=1)
+        return target, mean, log_variance.clamp(-10.0, 10.0)
+
+    @staticmethod
+    def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+        """KL divergence to the standard normal, averaged over latent cells: one value per image."""
+        return (-0.5 * (1 + log_variance - mean.square() - log_variance.exp())).flatten(1).mean(dim=1)
+
+    def losses(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Masked reconstruction (mean over hand pixels) plus ``kl_weight`` times the KL (mean over latent cells)."""
+        target, mean, log_variance = self.encode(image)
+        latent = mean + torch.randn_like(mean) * (0.5 * log_variance).exp()
+        reconstruction = masked_reconstruction_loss(target, self.decoder(latent), hand_mask)
+        kld = self.kl_divergence(mean, log_variance).mean()
+        return {"loss": reconstruction + self.kl_weight * kld, "reconstruction": reconstruction, "kld": kld}
+
+    def forward(self, image: torch.Tensor, hand_mask: torch.Tensor | None = None) -> torch.Tensor | InferenceBatch:
+        """Reconstruct from the mean in training; score and map in evaluation.
+
+        Args:
+            image: ``(B, C, H, W)`` films in ``[0, 1]``.
+            hand_mask: ``(B, 1, H, W)`` hand mask; ``None`` counts every pixel.
+
+        Returns:
+            In training, the reconstruction. In evaluation, an ``InferenceBatch`` with ``pred_score`` and the
+            squared-error ``anomaly_map`` (zero outside the hand).
+        """
+        target, mean, log_variance = self.encode(image)
+        reconstruction = self.decoder(mean)
+        if self.training:
+            return reconstruction
+        mask = torch.ones_like(target) if hand_mask is None else hand_mask
+        map_score = ReconstructionScore.L1 if self.score is VaeScore.L1 else ReconstructionScore.MSE
+        errors = error_map(target, reconstruction, mask, map_score)
+        kld = self.kl_divergence(mean, log_variance)
+        scores = {
+            VaeScore.MSE: lambda: masked_mean(errors, mask),
+            VaeScore.L1: lambda: masked_mean(errors, mask),
+            VaeScore.TOPK: lambda: image_score(errors, mask, ReconstructionScore.TOPK, self.top_k),
+            VaeScore.KLD: lambda: kld,
+            VaeScore.MSE_KLD: lambda: masked_mean(errors, mask) + self.kl_weight * kld,
+        }
+        return InferenceBatch(pred_score=scores[self.score](), anomaly_map=errors)

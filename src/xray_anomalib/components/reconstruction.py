@@ -1,0 +1,68 @@
+"""Lightning side of the autoencoder family (CAE, VAE): input-size check, Adam, and the training step."""
+
+from __future__ import annotations
+
+import torch
+from anomalib.data import Batch
+from anomalib.metrics import Evaluator
+from anomalib.post_processing import PostProcessor
+from anomalib.pre_processing import PreProcessor
+from anomalib.visualization import Visualizer
+from lightning.pytorch.utilities.types import STEP_OUTPUT
+
+from xray_anomalib.components.module import XrayAnomalyModule
+
+
+class ReconstructionModule(XrayAnomalyModule):
+    """Trains ``self.model`` (set by the subclass) on the losses its ``losses(image, hand_mask)`` returns.
+
+    ``losses`` returns a dict whose ``loss`` entry is optimised; every entry is logged as ``train_<name>``.
+
+    Args:
+        image_size: Side of the square input; must be divisible by ``2 ** depth``.
+        depth: Number of halvings in the encoder.
+        lr: Adam learning rate.
+        pre_processor: Pre-processor, or ``True`` for the default (resize only).
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        depth: int,
+        lr: float,
+        pre_processor: PreProcessor | bool = True,
+        post_processor: PostProcessor | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        factor = 2**depth
+        if image_size % factor:
+            msg = f"image_size {image_size} must be divisible by 2 ** len(channels) = {factor}."
+            raise ValueError(msg)
+        if pre_processor is True:
+            pre_processor = self.configure_pre_processor((image_size, image_size))
+        super().__init__(
+            pre_processor=pre_processor,
+            post_processor=post_processor,
+            evaluator=evaluator,
+            visualizer=visualizer,
+        )
+        self.lr = lr
+
+    def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
+        """Optimise the model's ``loss`` over the hand pixels; log every loss term."""
+        del args, kwargs
+        mask = self.hand_mask_of(batch)
+        if mask is None:
+            mask = torch.ones_like(batch.image[:, :1])
+        losses = self.model.losses(batch.image, mask)
+        for name, value in losses.items():
+            self.log(f"train_{name}", value, on_epoch=True, prog_bar=name == "loss", batch_size=batch.image.shape[0])
+        return {"loss": losses["loss"]}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam, as in the paper."""
+        return torch.optim.Adam(self.model.parameters(), lr=self.lr)
