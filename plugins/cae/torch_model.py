@@ -32,7 +32,6 @@ class CaeModel(nn.Module):
         bottleneck_channels: Channels of the bottleneck (the paper: 512 at 16 x 16 for 512 px films).
         score: Image score at evaluation (``mse``, ``l1`` or ``topk``).
         top_k: Pixels averaged by the ``topk`` score.
-
     """
 
     def __init__(
@@ -69,7 +68,6 @@ class CaeModel(nn.Module):
         Returns:
             In training, the reconstruction. In evaluation, an ``InferenceBatch`` with ``pred_score`` ``(B,)``
             and ``anomaly_map`` ``(B, 1, H, W)`` (zero outside the hand).
-
         """
         target, reconstruction = self.reconstruct(image)
         if self.training:

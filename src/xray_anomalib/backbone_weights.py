@@ -32,7 +32,6 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> nn.Module:
     Raises:
         FileNotFoundError: When the file does not exist.
         BackboneWeightsError: When tensors are missing, extra, or of another shape.
-
     """
     path = Path(path).expanduser()
     if not path.is_file():

@@ -52,7 +52,6 @@ class Padim(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPadim):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default.
         visualizer: Visualizer, or ``True`` for anomalib's default.
-
     """
 
     def __init__(
@@ -96,7 +95,6 @@ class Patchcore(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default.
         visualizer: Visualizer, or ``True`` for anomalib's default.
-
     """
 
     static_batch: ClassVar[bool] = True

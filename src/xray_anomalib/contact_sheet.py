@@ -30,7 +30,6 @@ def contact_sheet(
 
     Returns:
         The written path.
-
     """
     masks = list(masks) if masks is not None else [None] * len(films)
     tiles = []

@@ -12,7 +12,6 @@ class FixedSizeExportMixin:
     Attributes:
         static_batch: Also fix the batch size to one. PatchCore needs it: with a dynamic batch its exported
             graph is silently fixed to the batch size it was traced with.
-
     """
 
     static_batch: ClassVar[bool] = False

@@ -13,7 +13,6 @@ Example:
     >>> [spec.name for spec in list_models()]  # doctest: +SKIP
     ['cae', 'padim', 'patchcore']
     >>> model = build_model("cae", image_size=128)  # doctest: +SKIP
-
 """
 
 from __future__ import annotations
@@ -47,7 +46,6 @@ class ModelSpec:
         name: Registry name (lower case), e.g. ``cae``.
         class_path: ``module.Class``, usable as ``model.class_path`` in anomalib YAML configs.
         source: ``anomalib`` for built-in baselines, else the distribution that declares the plugin.
-
     """
 
     name: str
@@ -75,7 +73,6 @@ def list_models() -> list[ModelSpec]:
 
     Raises:
         ValueError: When two plugins claim the same name, or a plugin takes a baseline's name.
-
     """
     specs = {name: ModelSpec(name, path, "anomalib") for name, path in BASELINES.items()}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
@@ -93,7 +90,6 @@ def get_model_spec(name: str) -> ModelSpec:
 
     Raises:
         UnknownModelError: Naming the models that are registered.
-
     """
     specs = {spec.name: spec for spec in list_models()}
     if name.lower() not in specs:

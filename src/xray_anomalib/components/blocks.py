@@ -16,7 +16,6 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, stride
         out_channels: Output channels.
         kernel_size: 3 (keeps size with stride 1) or 4 (halves it with stride 2).
         stride: 1 or 2.
-
     """
     padding = (kernel_size - stride + 1) // 2
     return nn.Sequential(

@@ -29,7 +29,6 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``(B,)`` means; an empty mask gives 0.
-
     """
     mask = mask.to(values.dtype)
     total = (values * mask).flatten(1).sum(dim=1)
@@ -56,7 +55,6 @@ def image_score(errors: torch.Tensor, mask: torch.Tensor, score: ReconstructionS
 
     Returns:
         ``(B,)`` scores.
-
     """
     if score is ReconstructionScore.TOPK:
         k = min(top_k, errors[0].numel())

@@ -14,7 +14,6 @@ In YAML::
         body_parts: [XR_HAND]
         split_mode: paper
         seed: 0
-
 """
 
 from __future__ import annotations
@@ -85,7 +84,6 @@ class Mura(AnomalibDataModule):
         synthetic_root: Where the synthetic default is written when ``root`` is ``None``.
         synthetic_patients: Patients of the synthetic default.
         synthetic_image_size: Longest side of the synthetic films.
-
     """
 
     def __init__(

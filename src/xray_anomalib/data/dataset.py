@@ -36,7 +36,6 @@ class MuraDataset(AnomalibDataset):
         split: ``train``, ``val`` or ``test``.
         film_transform: Transform of the film before letterboxing (equalisation, CLAHE), so that padding never
             enters its statistics.
-
     """
 
     def __init__(
@@ -107,7 +106,6 @@ def find_unreadable_films(samples: pd.DataFrame, workers: int = 4) -> pd.DataFra
 
     Returns:
         A DataFrame with ``image_path`` and ``reason`` per unreadable film (empty when all are fine).
-
     """
 
     def check(row: tuple[str, str, str]) -> str:

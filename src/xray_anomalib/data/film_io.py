@@ -8,7 +8,6 @@ Example:
     >>> film = read_film("image1.png")  # doctest: +SKIP
     >>> film.pixels.dtype, film.bit_depth  # doctest: +SKIP
     (dtype('float32'), 8)
-
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ class Film:
         bit_depth: Significant bits of the stored values (8, 10, 12, 16, ...).
         source_channels: Channels in the file (1, 3 or 4); colour films are converted to gray.
         inverted_by_header: True when a DICOM MONOCHROME1 film was inverted on reading.
-
     """
 
     pixels: np.ndarray
@@ -61,7 +59,6 @@ def read_film(path: str | Path) -> Film:
 
     Raises:
         FilmReadError: When the file is missing, empty, truncated, not an image, or has no pixels.
-
     """
     path = Path(path)
     if not path.is_file():

@@ -16,7 +16,6 @@ walked and the label is read from the study folder's name. Only the metadata is 
 Example:
     >>> index = read_mura_index("datasets/MURA-v1.1", body_parts=["XR_HAND"])  # doctest: +SKIP
     >>> index.groupby("study_label").size()  # doctest: +SKIP
-
 """
 
 from __future__ import annotations
@@ -48,7 +47,6 @@ def normalise_body_parts(body_parts: str | Iterable[str]) -> tuple[str, ...]:
 
     Returns:
         The canonical names, in the order of ``BODY_PARTS``.
-
     """
     names = [body_parts] if isinstance(body_parts, str) else list(body_parts)
     if not names:
@@ -84,7 +82,6 @@ def read_mura_index(
         FileNotFoundError: When ``root`` does not exist.
         MuraLayoutError: When the CSVs or the folders are not MURA-shaped, a study has no label,
             or nothing matches the requested body parts.
-
     """
     root = Path(root).expanduser()
     if not root.is_dir():

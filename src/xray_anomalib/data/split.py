@@ -13,7 +13,6 @@ Example:
     >>> index = read_mura_index(root)  # doctest: +SKIP
     >>> manifest = patient_wise_split(index, seed=0)  # doctest: +SKIP
     >>> print(format_split_summary(summarize_split(manifest)))  # doctest: +SKIP
-
 """
 
 from __future__ import annotations
@@ -52,7 +51,6 @@ def patient_wise_split(index: pd.DataFrame, seed: int = 0, mode: SplitMode | str
 
     Raises:
         SplitError: When there are no positive patients, or too few negative ones to match them.
-
     """
     mode = SplitMode(mode)
     rng = np.random.default_rng(seed)
@@ -119,7 +117,6 @@ def summarize_split(manifest: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         One row per split with image, study and patient counts.
-
     """
     rows = []
     for split in SPLITS:
@@ -165,7 +162,6 @@ def write_manifest(manifest: pd.DataFrame, path: str | Path) -> Path:
 
     Returns:
         The path written.
-
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +181,6 @@ def read_manifest(path: str | Path, root: str | Path) -> pd.DataFrame:
 
     Raises:
         SplitError: When columns are missing, a split name is unknown, or a patient is in two parts.
-
     """
     manifest = pd.read_csv(path, dtype={"patient_id": str, "study_id": str, "rel_path": str})
     missing = set(MANIFEST_COLUMNS) - set(manifest.columns)
@@ -206,7 +201,6 @@ def check_patient_wise(manifest: pd.DataFrame) -> None:
 
     Raises:
         SplitError: When the split leaks.
-
     """
     parts_per_patient = manifest.groupby("patient_id")["split"].nunique()
     leaking = parts_per_patient.index[parts_per_patient > 1]

@@ -13,7 +13,6 @@ MURA lacks, the pixel truth::
 
 Example:
     >>> write_synthetic_mura("datasets/synthetic", n_patients=60, seed=0)  # doctest: +SKIP
-
 """
 
 from __future__ import annotations
@@ -55,7 +54,6 @@ def write_synthetic_mura(
 
     Returns:
         The dataset root.
-
     """
     root = Path(root)
     settings = {

@@ -33,7 +33,6 @@ class SyntheticFilm:
         anomaly_kind: One of ``ANOMALY_KINDS`` or ``""``.
         inverted: Whether the film was stored inverted (bright background).
         has_border: Whether a collimator border was drawn.
-
     """
 
     film: np.ndarray
@@ -262,7 +261,6 @@ def draw_film(
 
     Returns:
         The film with its hand mask, anomaly mask, hand boxes and flags.
-
     """
     if anomaly and anomaly not in ANOMALY_KINDS:
         msg = f"Unknown anomaly kind {anomaly!r}; expected one of {ANOMALY_KINDS}."

@@ -13,7 +13,6 @@ coordinates, so heatmaps can be mapped back onto the original film.
 Example:
     >>> pipeline = OfflinePipeline(PreprocessingSettings(variant="full"))
     >>> crops, record = pipeline(read_film("image1.png").pixels)  # doctest: +SKIP
-
 """
 
 from __future__ import annotations
@@ -54,7 +53,6 @@ class PreprocessingSettings:
     Attributes:
         variant: ``raw``, ``cropped`` or ``full``.
         split_hands: Give one crop per hand on films that show two.
-
     """
 
     variant: Variant | str = Variant.FULL
@@ -79,7 +77,6 @@ class HandCrop:
         image: ``h x w`` float32 crop in ``[0, 1]``.
         hand_mask: ``h x w`` bool mask of the hand within the crop.
         matrix: 2 x 3 affine matrix from original film coordinates to crop coordinates.
-
     """
 
     image: np.ndarray
@@ -97,7 +94,6 @@ class FilmRecord:
         inverted: Whether the film was flipped because it was stored inverted.
         carrier_found: Whether a carrier was found and cut out.
         n_hands: Number of hand crops.
-
     """
 
     status: str = "ok"
@@ -117,7 +113,6 @@ class OfflinePipeline:
 
     Args:
         settings: Which variant, and whether to split two-hand films.
-
     """
 
     def __init__(self, settings: PreprocessingSettings | None = None) -> None:
@@ -131,7 +126,6 @@ class OfflinePipeline:
 
         Returns:
             The hand crops (at least one) and the record of what was done.
-
         """
         record = FilmRecord()
         identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])

@@ -32,7 +32,6 @@ class Carrier:
         angle: Rotation in degrees (OpenCV's ``minAreaRect`` convention).
         found: False when the whole film is used instead, with ``reason`` saying why.
         reason: Why the carrier was not used, or ``""``.
-
     """
 
     center: tuple[float, float]
@@ -70,7 +69,6 @@ def fix_inversion(film: np.ndarray) -> tuple[np.ndarray, dict]:
 
     Returns:
         The film (inverted when needed) and ``{"inverted": bool, "background": float}``.
-
     """
     level = background_level(film)
     inverted = level > 0.5
@@ -120,7 +118,6 @@ def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
 
     Returns:
         A bool mask and ``{"components": n, "removed": n}`` (components kept and removed as markers/specks).
-
     """
     smooth = _smooth(film)
     level = background_level(film)

@@ -10,7 +10,6 @@ Example:
     >>> from torchvision.transforms import v2
     >>> letterbox = v2.Compose([ResizeLongestSide(128), PadToSquare(128)])
     >>> augment = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomAffine(20, scale=(0.8, 1.2))])
-
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ class ResizeLongestSide(v2.Transform):
     Args:
         size: Pixels of the longer side after resizing.
         antialias: Antialias when shrinking images (masks are never antialiased).
-
     """
 
     def __init__(self, size: int, antialias: bool = True) -> None:
@@ -56,7 +54,6 @@ class PadToSquare(v2.Transform):
     Args:
         size: Side of the square output.
         fill: Value of padded pixels.
-
     """
 
     def __init__(self, size: int, fill: float = 0.0) -> None:
