@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,22 +66,19 @@ def read_film(path: str | Path) -> Film:
         raise FilmReadError(path, "no such file")
     if path.stat().st_size == 0:
         raise FilmReadError(path, "the file is empty (0 bytes)")
-    film = _read_dicom(path) if _is_dicom(path) else _read_raster(path)
+    data = path.read_bytes()  # read once: format sniffing, sBIT and decoding all use these bytes
+    film = _read_dicom(path, data) if _is_dicom(path, data) else _read_raster(path, data)
     if film.pixels.size == 0 or not np.isfinite(film.pixels).all():
         raise FilmReadError(path, "the decoded film is empty or holds non-finite values")
     return film
 
 
-def _is_dicom(path: Path) -> bool:
-    if path.suffix.lower() in DICOM_SUFFIXES:
-        return True
-    with path.open("rb") as handle:
-        handle.seek(128)
-        return handle.read(4) == b"DICM"
+def _is_dicom(path: Path, data: bytes) -> bool:
+    return path.suffix.lower() in DICOM_SUFFIXES or data[128:132] == b"DICM"
 
 
-def _read_raster(path: Path) -> Film:
-    buffer = np.fromfile(path, dtype=np.uint8)
+def _read_raster(path: Path, data: bytes) -> Film:
+    buffer = np.frombuffer(data, dtype=np.uint8)
     pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise FilmReadError(path, "not a readable image (corrupt, truncated, or not an image format OpenCV knows)")
@@ -89,7 +87,7 @@ def _read_raster(path: Path) -> Film:
     if gray.dtype == np.uint8:
         bit_depth = 8
     elif gray.dtype == np.uint16:
-        bit_depth = _png_significant_bits(path) or 16
+        bit_depth = _png_significant_bits(data) or 16
     else:
         raise FilmReadError(path, f"unsupported pixel type {gray.dtype}; expected 8- or 16-bit integers")
     _check_truncation(path, buffer)
@@ -110,20 +108,18 @@ def _to_gray(pixels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
 
 
-def _png_significant_bits(path: Path) -> int | None:
+def _png_significant_bits(data: bytes) -> int | None:
     """Return the gray sample depth recorded in a PNG's ``sBIT`` chunk, if any."""
-    with path.open("rb") as handle:
-        if handle.read(8) != b"\x89PNG\r\n\x1a\n":
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    offset = 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind == b"sBIT":
+            return data[offset + 8] if offset + 8 < len(data) and data[offset + 8] else None
+        if kind in {b"IDAT", b"IEND"}:
             return None
-        while header := handle.read(8):
-            if len(header) < 8:
-                return None
-            length, kind = struct.unpack(">I4s", header)
-            if kind == b"sBIT":
-                return handle.read(length)[0] or None
-            if kind in {b"IDAT", b"IEND"}:
-                return None
-            handle.seek(length + 4, 1)
+        offset += 12 + length
     return None
 
 
@@ -136,13 +132,13 @@ def _check_truncation(path: Path, buffer: np.ndarray) -> None:
         raise FilmReadError(path, "the JPEG is truncated (no end-of-image marker)")
 
 
-def _read_dicom(path: Path) -> Film:
+def _read_dicom(path: Path, data: bytes) -> Film:
     import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut
 
     try:
-        dataset = pydicom.dcmread(path)
+        dataset = pydicom.dcmread(io.BytesIO(data))
         stored = dataset.pixel_array
     except (InvalidDicomError, AttributeError, ValueError, TypeError, KeyError, EOFError, OSError) as error:
         raise FilmReadError(path, f"malformed DICOM ({error})") from error

@@ -35,6 +35,7 @@ from xray_anomalib.preprocessing.steps import (
 )
 
 PIPELINE_VERSION = 2  # bump when a step's behaviour changes, so cached results are recomputed
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # film coordinates are crop coordinates
 MAX_HAND_SIDES = 3  # a hand mask reaching this many sides of a carrier crop means the crop cuts the hand
 
 
@@ -83,6 +84,11 @@ class HandCrop:
     hand_mask: np.ndarray
     matrix: np.ndarray
 
+    @classmethod
+    def whole(cls, film: np.ndarray) -> HandCrop:
+        """The whole film as one crop, every pixel counted as hand (the raw variant and every early fallback)."""
+        return cls(film, np.ones(film.shape, bool), IDENTITY.copy())
+
 
 @dataclass
 class FilmRecord:
@@ -128,19 +134,18 @@ class OfflinePipeline:
             The hand crops (at least one) and the record of what was done.
         """
         record = FilmRecord()
-        identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
         if film.ndim != 2 or min(film.shape) < 16:
             record.fall_back(f"film of shape {film.shape} is too small to preprocess")
-            return [HandCrop(film, np.ones(film.shape, bool), identity)], record
+            return [HandCrop.whole(film)], record
         if self.settings.variant is Variant.RAW:
-            return [HandCrop(film, np.ones(film.shape, bool), identity)], record
+            return [HandCrop.whole(film)], record
         if float(film.std()) < 1e-3:
             record.fall_back("blank or constant film")
-            return [HandCrop(film, np.ones(film.shape, bool), identity)], record
+            return [HandCrop.whole(film)], record
         film, inversion = fix_inversion(film)
         record.inverted = inversion["inverted"]
         carrier = find_carrier(film)
-        matrix = identity
+        matrix = IDENTITY
         mask = None
         if carrier.found:
             matrix = carrier_transform(carrier)
@@ -151,7 +156,7 @@ class OfflinePipeline:
             # three of its sides, lies inside the hand or runs through it
             if not mask.any() or touched_sides(mask) >= MAX_HAND_SIDES:
                 carrier = replace(carrier, found=False, reason="the crop would cut through the hand")
-                matrix, mask = identity, None
+                matrix, mask = IDENTITY, None
             else:
                 film = cropped
         record.carrier_found = carrier.found
