@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from xray_anomalib.data import Mura
 from xray_anomalib.data.synthetic import write_synthetic_mura
+from xray_anomalib.preprocessing import PreprocessingSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MURA_CSV = SHARED_DATA / "mura-v1.1-csv"
@@ -26,3 +29,28 @@ def mura_csv_root() -> Path:
     if not MURA_CSV.is_dir():
         pytest.skip(f"real MURA CSVs not found at {MURA_CSV} (../shared/data is absent in a user's clone)")
     return MURA_CSV
+
+
+@pytest.fixture(scope="session")
+def preprocessed_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One preprocessing cache folder shared by the tests of a session."""
+    return tmp_path_factory.mktemp("preprocessed")
+
+
+@pytest.fixture
+def full_datamodule(synthetic_root: Path, preprocessed_cache: Path) -> Callable[..., Mura]:
+    """Factory of 64 px datamodules on the tiny synthetic root, full preprocessing, anomaly masks; kwargs override."""
+
+    def make(**overrides: object) -> Mura:
+        settings = {
+            "root": synthetic_root,
+            "image_size": 64,
+            "train_batch_size": 8,
+            "eval_batch_size": 8,
+            "mask_dir": "masks",
+            "preprocessing": PreprocessingSettings("full"),
+            "cache_dir": preprocessed_cache,
+        }
+        return Mura(**{**settings, **overrides})
+
+    return make

@@ -64,3 +64,21 @@ def test_vae_config_trains(synthetic_root: Path, tmp_path: Path) -> None:
     config = str(REPO / "configs" / "vae.yaml")
     output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *model, *data, cwd=tmp_path)
     assert "image_AUROC" in output and "pixel_AUROC" in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dcgan", "bigan", "alphagan"])
+def test_gan_configs_train(name: str, synthetic_root: Path, tmp_path: Path) -> None:
+    model = [
+        *("--model.init_args.channels", "[8, 16, 32]"),
+        *("--model.init_args.discriminator_channels", "[8, 16]"),
+        *("--model.init_args.latent_dim", "16"),
+        *("--model.init_args.image_size", "64"),
+    ]
+    if name != "dcgan":
+        model += ["--model.init_args.top_k", "50"]
+    data = ["--data.init_args.root", str(synthetic_root), *TINY_DATA]
+    config = str(REPO / "configs" / f"{name}.yaml")
+    output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *model, *data, cwd=tmp_path)
+    assert "image_AUROC" in output and "pixel_AUROC" in output
+    assert len(list((tmp_path / "results").rglob("model.ckpt"))) == 1

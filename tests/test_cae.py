@@ -23,18 +23,6 @@ def test_shapes_and_map_zero_outside_hand() -> None:
     assert (output.anomaly_map[mask == 1] > 0).any()
 
 
-@pytest.mark.parametrize("score", ["mse", "l1", "topk"])
-def test_score_of_an_image_does_not_depend_on_its_batch(score: str) -> None:
-    model = _model(score)
-    images = torch.rand(5, 3, 32, 32)
-    with torch.no_grad():
-        together = model(images).pred_score
-        alone = torch.cat([model(images[i : i + 1]).pred_score for i in range(5)])
-        shuffled = model(images.flip(0)).pred_score.flip(0)
-    torch.testing.assert_close(together, alone)
-    torch.testing.assert_close(together, shuffled)
-
-
 def test_scores_by_hand() -> None:
     errors = torch.zeros(1, 1, 4, 4)
     errors[0, 0, 0, :3] = torch.tensor([4.0, 2.0, 1.0])

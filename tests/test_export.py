@@ -4,6 +4,7 @@ Our X-ray plugins export two inputs (film and hand mask) and are compared with t
 anomalib's baselines take the film only.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,24 @@ from anomalib.deploy import ExportType
 from anomalib.engine import Engine
 
 from xray_anomalib.data import Mura
-from xray_anomalib.preprocessing import PreprocessingSettings
 from xray_anomalib.registry import build_model, list_models
 
 SCORE_TOLERANCE = 1e-4
 MAP_TOLERANCE = 1e-4  # post-processed scores and maps lie in [0, 1]
 IMAGE_SIZE = 64
+TINY_GAN = {"channels": [8, 16, 32], "discriminator_channels": [8, 16], "latent_dim": 16, "image_size": IMAGE_SIZE}
 TINY_ARGS = {
     "cae": {"channels": [8, 16, 32], "bottleneck_channels": 32, "image_size": IMAGE_SIZE, "score": "topk", "top_k": 50},
     "vae": {"channels": [8, 16, 32], "latent_channels": 8, "image_size": IMAGE_SIZE, "score": "mse_kld"},
+    "dcgan": TINY_GAN,
+    "bigan": {**TINY_GAN, "score": "discriminator"},
+    "alphagan": {
+        **TINY_GAN,
+        "score": "ensemble",
+        "ensemble": ["discriminator_mean", "topk"],
+        "ensemble_method": "rank",
+        "top_k": 50,
+    },
     "padim": {"backbone": "resnet18", "pre_trained": False, "image_size": IMAGE_SIZE},
     "patchcore": {
         "backbone": "resnet18",
@@ -35,17 +45,9 @@ TINY_ARGS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [spec.name for spec in list_models()])
-def test_openvino_matches_torch(name: str, synthetic_root: Path, tmp_path: Path) -> None:
+def test_openvino_matches_torch(name: str, full_datamodule: Callable[..., Mura], tmp_path: Path) -> None:
     model = build_model(name, **TINY_ARGS[name])
-    datamodule = Mura(
-        root=synthetic_root,
-        image_size=IMAGE_SIZE,
-        train_batch_size=8,
-        eval_batch_size=8,
-        mask_dir="masks",
-        preprocessing=PreprocessingSettings("full"),
-        cache_dir=tmp_path / "cache",
-    )
+    datamodule = full_datamodule(image_size=IMAGE_SIZE)
     engine = Engine(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
     engine.fit(model=model, datamodule=datamodule)
     xml = engine.export(model=model, export_type=ExportType.OPENVINO, export_root=tmp_path / "export")

@@ -1,27 +1,11 @@
-import pytest
 import torch
 from xray_anomalib_plugins.vae import Vae
-from xray_anomalib_plugins.vae.torch_model import VaeModel, VaeScore
+from xray_anomalib_plugins.vae.torch_model import VaeModel
 
 
 def _model(score: str) -> VaeModel:
     torch.manual_seed(0)
     return VaeModel(channels=[8, 16], latent_channels=4, score=score, top_k=20).eval()
-
-
-@pytest.mark.parametrize("score", [score.value for score in VaeScore])
-def test_scores_are_deterministic_and_per_image(score: str) -> None:
-    model = _model(score)
-    images = torch.rand(4, 3, 32, 32)
-    mask = torch.zeros(4, 1, 32, 32)
-    mask[..., 4:28, 4:28] = 1
-    with torch.no_grad():
-        first = model(images, mask)
-        second = model(images, mask)
-        alone = torch.cat([model(images[i : i + 1], mask[i : i + 1]).pred_score for i in range(4)])
-    torch.testing.assert_close(first.pred_score, second.pred_score)  # the original VAE sampled at evaluation
-    torch.testing.assert_close(first.pred_score, alone)
-    assert first.anomaly_map[mask.expand_as(first.anomaly_map) == 0].abs().max() == 0
 
 
 def test_kld_score_is_the_latent_divergence() -> None:

@@ -17,7 +17,6 @@ from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 
-from xray_anomalib.components import ReconstructionScore
 from xray_anomalib.components.reconstruction import ReconstructionModule
 
 from .torch_model import CaeModel
@@ -30,8 +29,10 @@ class Cae(ReconstructionModule):
         channels: Output channels of each encoder stage (each halves the resolution).
         bottleneck_channels: Channels of the spatial bottleneck.
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
-        score: Image score: ``mse``, ``l1`` or ``topk``.
+        score: Image score: ``mse``, ``l1``, ``topk`` or ``ensemble``.
         top_k: Pixels averaged by the ``topk`` score (the paper: 200).
+        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[mse, topk]``.
+        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr: Adam learning rate (the paper: 1e-4).
         pre_processor: Pre-processor, or ``True`` for the default (resize only).
         post_processor: Post-processor, or ``True`` for anomalib's default.
@@ -44,8 +45,10 @@ class Cae(ReconstructionModule):
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         bottleneck_channels: int = 512,
         image_size: int = 256,
-        score: ReconstructionScore | str = ReconstructionScore.MSE,
+        score: str = "mse",
         top_k: int = 200,
+        ensemble: Sequence[str] = (),
+        ensemble_method: str = "rank",
         lr: float = 1e-4,
         pre_processor: PreProcessor | bool = True,
         post_processor: PostProcessor | bool = True,
@@ -54,4 +57,11 @@ class Cae(ReconstructionModule):
     ) -> None:
         super().__init__(image_size, len(channels), lr, pre_processor, post_processor, evaluator, visualizer)
         self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
-        self.model = CaeModel(channels=channels, bottleneck_channels=bottleneck_channels, score=score, top_k=top_k)
+        self.model = CaeModel(
+            channels=channels,
+            bottleneck_channels=bottleneck_channels,
+            score=score,
+            top_k=top_k,
+            ensemble=ensemble,
+            ensemble_method=ensemble_method,
+        )

@@ -16,7 +16,7 @@ from anomalib.visualization import Visualizer
 
 from xray_anomalib.components.reconstruction import ReconstructionModule
 
-from .torch_model import VaeModel, VaeScore
+from .torch_model import VaeModel
 
 
 class Vae(ReconstructionModule):
@@ -27,8 +27,10 @@ class Vae(ReconstructionModule):
         latent_channels: Channels of the spatial latent.
         kl_weight: Weight of the KL term (in the loss and the ``mse_kld`` score).
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
-        score: ``mse``, ``l1``, ``topk``, ``kld`` or ``mse_kld``.
+        score: ``mse``, ``l1``, ``topk``, ``kld``, ``mse_kld`` or ``ensemble``.
         top_k: Pixels averaged by the ``topk`` score.
+        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[topk, kld]``.
+        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr: Adam learning rate (the paper: 5e-5).
         pre_processor: Pre-processor, or ``True`` for the default (resize only).
         post_processor: Post-processor, or ``True`` for anomalib's default.
@@ -42,8 +44,10 @@ class Vae(ReconstructionModule):
         latent_channels: int = 64,
         kl_weight: float = 1e-3,
         image_size: int = 256,
-        score: VaeScore | str = VaeScore.MSE,
+        score: str = "mse",
         top_k: int = 200,
+        ensemble: Sequence[str] = (),
+        ensemble_method: str = "rank",
         lr: float = 1e-4,
         pre_processor: PreProcessor | bool = True,
         post_processor: PostProcessor | bool = True,
@@ -58,4 +62,6 @@ class Vae(ReconstructionModule):
             kl_weight=kl_weight,
             score=score,
             top_k=top_k,
+            ensemble=ensemble,
+            ensemble_method=ensemble_method,
         )

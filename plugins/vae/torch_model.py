@@ -6,20 +6,17 @@ from collections.abc import Sequence
 from enum import Enum
 
 import torch
-from anomalib.data import InferenceBatch
 from torch import nn
 
 from xray_anomalib.components import (
-    ReconstructionScore,
     conv_decoder,
     conv_encoder,
-    error_map,
-    image_score,
     init_weights,
-    masked_mean,
     masked_reconstruction_loss,
     to_model_range,
 )
+from xray_anomalib.components.scores import reconstruction_scores
+from xray_anomalib.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
 
 
 class VaeScore(str, Enum):
@@ -32,18 +29,20 @@ class VaeScore(str, Enum):
     MSE_KLD = "mse_kld"
 
 
-class VaeModel(nn.Module):
+class VaeModel(ScoringModel):
     """Convolutional VAE with a spatial Gaussian latent (mean and log-variance per latent cell).
 
     Training samples ``z = mu + sigma * eps``; evaluation uses ``z = mu``, so scores are deterministic (the original
-    code sampled at evaluation, giving random scores).
+    code sampled at evaluation, giving random scores). ``kld`` and ``mse_kld`` come with the squared-error map.
 
     Args:
         channels: Output channels of each encoder stage; ``len(channels)`` halvings of the resolution.
         latent_channels: Channels of the latent map.
         kl_weight: Weight of the KL term in the loss and in the ``mse_kld`` score.
-        score: Image score at evaluation.
+        score: Image score at evaluation (a :class:`VaeScore` or ``ensemble``).
         top_k: Pixels averaged by the ``topk`` score.
+        ensemble: Scores combined when ``score`` is ``ensemble``.
+        ensemble_method: ``rank`` or ``zscore``.
     """
 
     def __init__(
@@ -51,11 +50,12 @@ class VaeModel(nn.Module):
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         latent_channels: int = 64,
         kl_weight: float = 1e-3,
-        score: VaeScore | str = VaeScore.MSE,
+        score: str = "mse",
         top_k: int = 200,
+        ensemble: Sequence[str] = (),
+        ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
-        super().__init__()
-        self.score = VaeScore(score)
+        super().__init__([name.value for name in VaeScore], score, ensemble, ensemble_method)
         self.kl_weight = kl_weight
         self.top_k = top_k
         self.encoder = conv_encoder(1, channels, 2 * latent_channels)
@@ -82,30 +82,12 @@ class VaeModel(nn.Module):
         kld = self.kl_divergence(mean, log_variance).mean()
         return {"loss": reconstruction + self.kl_weight * kld, "reconstruction": reconstruction, "kld": kld}
 
-    def forward(self, image: torch.Tensor, hand_mask: torch.Tensor | None = None) -> torch.Tensor | InferenceBatch:
-        """Reconstruct from the mean in training; score and map in evaluation.
-
-        Args:
-            image: ``(B, C, H, W)`` films in ``[0, 1]``.
-            hand_mask: ``(B, 1, H, W)`` hand mask; ``None`` counts every pixel.
-
-        Returns:
-            In training, the reconstruction. In evaluation, an ``InferenceBatch`` with ``pred_score`` and the
-            squared-error ``anomaly_map`` (zero outside the hand).
-        """
+    def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
+        """Reconstruction scores from the latent mean, the KL divergence, and reconstruction + weighted KL."""
         target, mean, log_variance = self.encode(image)
-        reconstruction = self.decoder(mean)
-        if self.training:
-            return reconstruction
-        mask = torch.ones_like(target) if hand_mask is None else hand_mask
-        map_score = ReconstructionScore.L1 if self.score is VaeScore.L1 else ReconstructionScore.MSE
-        errors = error_map(target, reconstruction, mask, map_score)
+        scored = reconstruction_scores(target, self.decoder(mean), hand_mask, self.top_k)
+        mse, squared = scored[VaeScore.MSE.value]
         kld = self.kl_divergence(mean, log_variance)
-        scores = {
-            VaeScore.MSE: lambda: masked_mean(errors, mask),
-            VaeScore.L1: lambda: masked_mean(errors, mask),
-            VaeScore.TOPK: lambda: image_score(errors, mask, ReconstructionScore.TOPK, self.top_k),
-            VaeScore.KLD: lambda: kld,
-            VaeScore.MSE_KLD: lambda: masked_mean(errors, mask) + self.kl_weight * kld,
-        }
-        return InferenceBatch(pred_score=scores[self.score](), anomaly_map=errors)
+        scored[VaeScore.KLD.value] = (kld, squared)
+        scored[VaeScore.MSE_KLD.value] = (mse + self.kl_weight * kld, squared)
+        return scored

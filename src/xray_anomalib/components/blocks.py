@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
@@ -35,9 +36,13 @@ def up_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 def init_weights(module: nn.Module) -> None:
-    """DCGAN-style initialisation (normal weights, unit BatchNorm), applied with ``model.apply(init_weights)``."""
+    """DCGAN-style initialisation (normal weights, unit BatchNorm), applied with ``model.apply(init_weights)``.
+
+    Spectrally normalised layers get their unnormalised weight initialised (their ``weight`` is computed from it).
+    """
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        parametrized = parametrize.is_parametrized(module, "weight")
+        nn.init.normal_(module.parametrizations.weight.original if parametrized else module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.BatchNorm2d):

@@ -7,10 +7,13 @@ import torch
 from xray_anomalib.components.scores import masked_mean
 
 
-def masked_reconstruction_loss(image: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over hand pixels only (the paper's masked reconstruction loss).
+def masked_reconstruction_loss(
+    image: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor, l1: bool = False
+) -> torch.Tensor:
+    """Mean squared (or, with ``l1``, absolute) error over hand pixels only (the paper's masked reconstruction loss).
 
     Each image's error is averaged over its own hand pixels, then over the batch, so that background and
     padding never enter the loss and small hands weigh as much as large ones.
     """
-    return masked_mean((image - reconstruction).square(), mask).mean()
+    difference = image - reconstruction
+    return masked_mean(difference.abs() if l1 else difference.square(), mask).mean()

@@ -9,13 +9,17 @@ import torch
 from anomalib import LearningType
 from anomalib.data import Batch, InferenceBatch
 from anomalib.deploy import ExportType
+from anomalib.metrics import Evaluator
 from anomalib.models import AnomalibModule
 from anomalib.models.components.base.export_mixin.utils import create_export_root
+from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
+from anomalib.visualization import Visualizer
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
 from torchvision.transforms.v2 import Resize
 
+from xray_anomalib.components.scores import masked_mean
 from xray_anomalib.visualization import FilmVisualizerMixin
 
 EXPORT_INPUT_NAMES = ("input", "hand_mask")
@@ -28,7 +32,37 @@ class XrayAnomalyModule(FilmVisualizerMixin, AnomalibModule):
     restricted to the hand; without one the whole image counts. The exported ONNX/OpenVINO graph has two inputs,
     ``input`` (``B x 3 x H x W`` in ``[0, 1]``) and ``hand_mask`` (``B x 1 x H x W``, 1 on the hand), so the deployed
     model gives the same scores as the torch model on the same preprocessed film and mask.
+
+    Args:
+        image_size: Side of the square input; must be divisible by ``2 ** depth``.
+        depth: Number of halvings of the resolution in the model's encoder or discriminator.
+        pre_processor: Pre-processor, or ``True`` for the default (resize only).
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
     """
+
+    def __init__(
+        self,
+        image_size: int,
+        depth: int,
+        pre_processor: PreProcessor | bool = True,
+        post_processor: PostProcessor | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        factor = 2**depth
+        if image_size % factor:
+            msg = f"image_size {image_size} must be divisible by 2 ** (number of halvings) = {factor}."
+            raise ValueError(msg)
+        if pre_processor is True:
+            pre_processor = self.configure_pre_processor((image_size, image_size))
+        super().__init__(
+            pre_processor=pre_processor,
+            post_processor=post_processor,
+            evaluator=evaluator,
+            visualizer=visualizer,
+        )
 
     @staticmethod
     def configure_pre_processor(image_size: tuple[int, int] | None = None) -> PreProcessor:
@@ -96,6 +130,31 @@ class XrayAnomalyModule(FilmVisualizerMixin, AnomalibModule):
             **kwargs,
         )
         return path
+
+    def on_validation_epoch_start(self) -> None:
+        """Fit a score ensemble on this epoch's normal validation films, before they are scored and thresholded."""
+        ensemble = getattr(self.model, "ensemble", None)
+        if ensemble is not None:
+            ensemble.fit(*self._normal_validation_scores(ensemble.members))
+
+    @torch.no_grad()
+    def _normal_validation_scores(self, names: tuple[str, ...]) -> tuple[dict, dict]:
+        """``name -> (N,)`` scores and hand-mean map levels of the named scores over the N normal validation films."""
+        scores: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+        levels: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+        for batch in self.trainer.val_dataloaders:
+            normal = batch.gt_label.to(self.device) == 0
+            image = batch.image.to(self.device)
+            mask = self.hand_mask_of(batch)
+            mask = torch.ones_like(image[:, :1]) if mask is None else mask.to(self.device)
+            scored = self.model.score_maps(image, mask)
+            for name in names:
+                score, anomaly_map = scored[name]
+                scores[name].append(score[normal])
+                levels[name].append(masked_mean(anomaly_map, mask)[normal])
+        return {name: torch.cat(values) for name, values in scores.items()}, {
+            name: torch.cat(values) for name, values in levels.items()
+        }
 
     def _predict(self, batch: Batch) -> STEP_OUTPUT:
         predictions = self.model(batch.image, hand_mask=self.hand_mask_of(batch))

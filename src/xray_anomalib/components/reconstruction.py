@@ -38,18 +38,7 @@ class ReconstructionModule(XrayAnomalyModule):
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
     ) -> None:
-        factor = 2**depth
-        if image_size % factor:
-            msg = f"image_size {image_size} must be divisible by 2 ** len(channels) = {factor}."
-            raise ValueError(msg)
-        if pre_processor is True:
-            pre_processor = self.configure_pre_processor((image_size, image_size))
-        super().__init__(
-            pre_processor=pre_processor,
-            post_processor=post_processor,
-            evaluator=evaluator,
-            visualizer=visualizer,
-        )
+        super().__init__(image_size, depth, pre_processor, post_processor, evaluator, visualizer)
         self.lr = lr
 
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:

@@ -60,3 +60,16 @@ def image_score(errors: torch.Tensor, mask: torch.Tensor, score: ReconstructionS
         k = min(top_k, errors[0].numel())
         return errors.flatten(1).topk(k, dim=1).values.mean(dim=1)
     return masked_mean(errors, mask)
+
+
+def reconstruction_scores(
+    target: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor, top_k: int = 200
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Every reconstruction score with its map: ``mse`` and ``topk`` on squared errors, ``l1`` on absolute ones."""
+    squared = error_map(target, reconstruction, mask, ReconstructionScore.MSE)
+    absolute = error_map(target, reconstruction, mask, ReconstructionScore.L1)
+    return {
+        ReconstructionScore.MSE.value: (masked_mean(squared, mask), squared),
+        ReconstructionScore.L1.value: (masked_mean(absolute, mask), absolute),
+        ReconstructionScore.TOPK.value: (image_score(squared, mask, ReconstructionScore.TOPK, top_k), squared),
+    }

@@ -1,0 +1,93 @@
+"""Lightning module of the alpha-GAN of Davletshina et al. (2020).
+
+Example:
+    >>> from xray_anomalib_plugins.alphagan import AlphaGan
+    >>> model = AlphaGan(channels=[16, 32, 64], discriminator_channels=[16, 32], image_size=64)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from anomalib.metrics import Evaluator
+from anomalib.post_processing import PostProcessor
+from anomalib.pre_processing import PreProcessor
+from anomalib.visualization import Visualizer
+
+from xray_anomalib.components.adversarial_module import AdversarialModule
+
+from .torch_model import AlphaGanModel
+
+
+class AlphaGan(AdversarialModule):
+    """alpha-GAN trained on normal films; image/code discriminator scores (Grad-CAM maps) and reconstruction scores.
+
+    Args:
+        channels: Encoder stages (the generator mirrors them).
+        discriminator_channels: Image discriminator stages.
+        code_hidden: Hidden widths of the code discriminator (the paper: 50, 25).
+        latent_dim: Size of ``z`` (the paper: 100).
+        image_size: Side of the square input (the paper: 128).
+        reconstruction_weight: Weight of the L1 reconstruction loss (the paper: 0.01).
+        label_smoothing: Soft label of real films and prior codes.
+        score: ``discriminator``, ``code_discriminator``, ``discriminator_mean``, ``mse``, ``l1``, ``topk`` or
+            ``ensemble``.
+        top_k: Pixels averaged by the ``topk`` score.
+        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[discriminator, topk]``.
+        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
+        lr_encoder: Adam learning rate of the encoder (the paper: 1e-3).
+        lr_generator: Adam learning rate of the generator (the paper: 1e-3).
+        lr_discriminator: Adam learning rate of the image discriminator (the paper: 1e-4).
+        lr_code_discriminator: Adam learning rate of the code discriminator (the paper: 1e-6).
+        beta1: Adam's first momentum coefficient.
+        pre_processor: Pre-processor, or ``True`` for the default (resize only).
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 64, 128, 256),
+        discriminator_channels: Sequence[int] = (32, 64, 128, 256),
+        code_hidden: Sequence[int] = (50, 25),
+        latent_dim: int = 100,
+        image_size: int = 128,
+        reconstruction_weight: float = 1.0,
+        label_smoothing: float = 0.1,
+        score: str = "discriminator",
+        top_k: int = 200,
+        ensemble: Sequence[str] = (),
+        ensemble_method: str = "rank",
+        lr_encoder: float = 2e-4,
+        lr_generator: float = 2e-4,
+        lr_discriminator: float = 2e-4,
+        lr_code_discriminator: float = 2e-4,
+        beta1: float = 0.5,
+        pre_processor: PreProcessor | bool = True,
+        post_processor: PostProcessor | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        learning_rates = {
+            "encoder": lr_encoder,
+            "generator": lr_generator,
+            "discriminator": lr_discriminator,
+            "code_discriminator": lr_code_discriminator,
+        }
+        depth = max(len(channels), len(discriminator_channels))
+        super().__init__(image_size, depth, learning_rates, beta1, pre_processor, post_processor, evaluator, visualizer)
+        self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
+        self.model = AlphaGanModel(
+            channels=channels,
+            discriminator_channels=discriminator_channels,
+            code_hidden=code_hidden,
+            latent_dim=latent_dim,
+            image_size=image_size,
+            reconstruction_weight=reconstruction_weight,
+            label_smoothing=label_smoothing,
+            score=score,
+            top_k=top_k,
+            ensemble=ensemble,
+            ensemble_method=ensemble_method,
+        )

@@ -1,0 +1,86 @@
+"""Lightning module of the BiGAN / ALI of Davletshina et al. (2020).
+
+Example:
+    >>> from xray_anomalib_plugins.bigan import Bigan
+    >>> model = Bigan(channels=[16, 32, 64], discriminator_channels=[16, 32], image_size=64, score="mse")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from anomalib.metrics import Evaluator
+from anomalib.post_processing import PostProcessor
+from anomalib.pre_processing import PreProcessor
+from anomalib.visualization import Visualizer
+
+from xray_anomalib.components.adversarial_module import AdversarialModule
+
+from .torch_model import BiganModel
+
+
+class Bigan(AdversarialModule):
+    """BiGAN trained on normal films; scores ``1 - D(x, E(x))`` (Grad-CAM map) or reconstruction errors of ``G(E(x))``.
+
+    Args:
+        channels: Encoder stages (the generator mirrors them).
+        discriminator_channels: Stages of the discriminator's image branch.
+        latent_dim: Size of ``z`` (the paper: 100).
+        image_size: Side of the square input (the paper: 128).
+        label_smoothing: Soft label of real pairs for the discriminator.
+        score: ``discriminator``, ``mse``, ``l1``, ``topk`` or ``ensemble``.
+        top_k: Pixels averaged by the ``topk`` score.
+        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[discriminator, mse]``.
+        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
+        lr_encoder: Adam learning rate of the encoder (the paper: 1e-3).
+        lr_generator: Adam learning rate of the generator (the paper: 1e-3).
+        lr_discriminator: Adam learning rate of the discriminator (the paper: 5e-6).
+        beta1: Adam's first momentum coefficient.
+        pre_processor: Pre-processor, or ``True`` for the default (resize only).
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 64, 128, 256),
+        discriminator_channels: Sequence[int] = (32, 64, 128, 256),
+        latent_dim: int = 100,
+        image_size: int = 128,
+        label_smoothing: float = 0.1,
+        score: str = "discriminator",
+        top_k: int = 200,
+        ensemble: Sequence[str] = (),
+        ensemble_method: str = "rank",
+        lr_encoder: float = 2e-4,
+        lr_generator: float = 2e-4,
+        lr_discriminator: float = 2e-4,
+        beta1: float = 0.5,
+        pre_processor: PreProcessor | bool = True,
+        post_processor: PostProcessor | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        super().__init__(
+            image_size,
+            max(len(channels), len(discriminator_channels)),
+            {"encoder": lr_encoder, "generator": lr_generator, "discriminator": lr_discriminator},
+            beta1,
+            pre_processor,
+            post_processor,
+            evaluator,
+            visualizer,
+        )
+        self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
+        self.model = BiganModel(
+            channels=channels,
+            discriminator_channels=discriminator_channels,
+            latent_dim=latent_dim,
+            image_size=image_size,
+            label_smoothing=label_smoothing,
+            score=score,
+            top_k=top_k,
+            ensemble=ensemble,
+            ensemble_method=ensemble_method,
+        )

@@ -1,0 +1,158 @@
+"""Named scores of a model, the choice of one of them in config, and ensembles of several.
+
+Every torch model of the toolkit computes all of its scores at once (:meth:`ScoringModel.score_maps`, a dict
+``name -> (image scores, anomaly map)``); ``score`` in the config picks one, or ``ensemble`` combines several,
+each standardised on the normal films of the validation set (see :class:`ScoreEnsemble`).
+
+Example:
+    >>> ensemble = ScoreEnsemble(["mse", "kld"], method="rank")
+    >>> ensemble.members
+    ('mse', 'kld')
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from enum import Enum
+
+import torch
+from anomalib.data import InferenceBatch
+from torch import nn
+
+ENSEMBLE = "ensemble"
+ScoreMap = tuple[torch.Tensor, torch.Tensor]
+"""Image scores ``(B,)`` and the anomaly map ``(B, 1, H, W)`` that goes with them."""
+
+
+class EnsembleMethod(str, Enum):
+    """How the members of an ensemble are put on one scale before they are averaged."""
+
+    RANK = "rank"
+    ZSCORE = "zscore"
+
+
+class ScoreEnsemble(nn.Module):
+    """Average of several scores, each standardised on the normal validation films.
+
+    ``rank`` maps a member's score to the fraction of normal validation films that score below it (its empirical
+    distribution function, kept as ``quantiles`` quantiles); ``zscore`` subtracts the normal films' mean and divides
+    by their standard deviation. The anomaly map is the mean of the members' maps, each divided by its mean level
+    over the hand on the normal validation films, so maps of different units (squared error, Grad-CAM) weigh alike.
+    The statistics are buffers: they travel with checkpoints and exported graphs.
+
+    Args:
+        members: Names of the scores to combine.
+        method: ``rank`` or ``zscore``.
+        quantiles: Quantiles of each member's normal scores kept for ``rank``.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[str],
+        method: EnsembleMethod | str = EnsembleMethod.RANK,
+        quantiles: int = 256,
+    ) -> None:
+        super().__init__()
+        if len(members) < 2 or len(set(members)) != len(members):
+            msg = f"An ensemble needs at least two different scores; got {list(members)}."
+            raise ValueError(msg)
+        self.members = tuple(members)
+        self.method = EnsembleMethod(method)
+        self.register_buffer("mean", torch.zeros(len(members)))
+        self.register_buffer("std", torch.ones(len(members)))
+        self.register_buffer("reference", torch.zeros(len(members), quantiles))
+        self.register_buffer("map_level", torch.ones(len(members)))
+        self.is_fitted = False
+        self.register_load_state_dict_post_hook(self._mark_fitted)
+
+    @staticmethod
+    def _mark_fitted(module: nn.Module, incompatible_keys: object) -> None:
+        del incompatible_keys
+        module.is_fitted = True
+
+    def fit(self, scores: Mapping[str, torch.Tensor], map_levels: Mapping[str, torch.Tensor]) -> None:
+        """Store each member's statistics over normal films.
+
+        Args:
+            scores: ``name -> (N,)`` scores of N normal films.
+            map_levels: ``name -> (N,)`` mean of each film's anomaly map over its hand.
+        """
+        probabilities = torch.linspace(0, 1, self.reference.shape[1], device=self.reference.device)
+        for index, name in enumerate(self.members):
+            values = scores[name].to(self.reference.dtype)
+            if values.numel() < 2:
+                msg = f"The {name!r} ensemble member needs at least two normal validation films; got {values.numel()}."
+                raise ValueError(msg)
+            self.mean[index] = values.mean()
+            self.std[index] = values.std().clamp(min=1e-12)
+            self.reference[index] = torch.quantile(values, probabilities)
+            self.map_level[index] = map_levels[name].mean().clamp(min=1e-12)
+        self.is_fitted = True
+
+    def forward(self, scored: Mapping[str, ScoreMap]) -> ScoreMap:
+        """Combine the members' scores and maps."""
+        if not self.is_fitted:
+            msg = "The score ensemble is not fitted: validate (or train) the model before scoring films with it."
+            raise RuntimeError(msg)
+        scores = torch.stack([scored[name][0] for name in self.members], dim=1)
+        if self.method is EnsembleMethod.RANK:
+            standardised = (scores.unsqueeze(-1) > self.reference).to(scores.dtype).mean(dim=-1)
+        else:
+            standardised = (scores - self.mean) / self.std
+        maps = torch.stack([scored[name][1] / self.map_level[i] for i, name in enumerate(self.members)], dim=0)
+        return standardised.mean(dim=1), maps.mean(dim=0)
+
+
+class ScoringModel(nn.Module, ABC):
+    """Torch model that computes named scores with maps and returns the one chosen in config.
+
+    Subclasses implement :meth:`score_maps`; evaluation returns an :class:`~anomalib.data.InferenceBatch`
+    with the chosen score (or the ensemble) and its map.
+
+    Args:
+        score_names: Every score the model computes.
+        score: The score returned, or ``ensemble``.
+        ensemble: Scores combined when ``score`` is ``ensemble``.
+        ensemble_method: ``rank`` or ``zscore``.
+    """
+
+    def __init__(
+        self,
+        score_names: Sequence[str],
+        score: str,
+        ensemble: Sequence[str] = (),
+        ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
+    ) -> None:
+        super().__init__()
+        score = str(getattr(score, "value", score))
+        unknown = [name for name in [score, *ensemble] if name not in (*score_names, ENSEMBLE)]
+        if unknown:
+            msg = f"Unknown score(s) {unknown}; this model computes {list(score_names)} and {ENSEMBLE!r}."
+            raise ValueError(msg)
+        if ensemble and score != ENSEMBLE:
+            msg = f"ensemble members {list(ensemble)} are given but score is {score!r}; set score: {ENSEMBLE}."
+            raise ValueError(msg)
+        self.score = score
+        self.ensemble = ScoreEnsemble(ensemble, ensemble_method) if score == ENSEMBLE else None
+
+    @abstractmethod
+    def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
+        """Every score with its anomaly map (zero outside the hand).
+
+        Args:
+            image: ``(B, C, H, W)`` films in ``[0, 1]``.
+            hand_mask: ``(B, 1, H, W)`` hand mask.
+        """
+
+    def forward(self, image: torch.Tensor, hand_mask: torch.Tensor | None = None) -> InferenceBatch:
+        """Score films: ``pred_score`` ``(B,)`` and ``anomaly_map`` ``(B, 1, H, W)``.
+
+        Args:
+            image: ``(B, C, H, W)`` films in ``[0, 1]``.
+            hand_mask: ``(B, 1, H, W)`` hand mask; ``None`` counts every pixel.
+        """
+        mask = torch.ones_like(image[:, :1]) if hand_mask is None else hand_mask
+        scored = self.score_maps(image, mask)
+        pred_score, anomaly_map = self.ensemble(scored) if self.ensemble is not None else scored[self.score]
+        return InferenceBatch(pred_score=pred_score, anomaly_map=anomaly_map)
