@@ -54,3 +54,27 @@ def full_datamodule(synthetic_root: Path, preprocessed_cache: Path) -> Callable[
         return Mura(**{**settings, **overrides})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def member_checkpoints(
+    synthetic_root: Path, preprocessed_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list:
+    """Checkpoints of a tiny CAE and a tiny VAE trained for one epoch at 64 px (ensemble members)."""
+    from anomalib.engine import Engine
+
+    from xray_anomalib.registry import build_model
+
+    members = []
+    for name, args in (
+        ("cae", {"channels": [8, 16, 32], "bottleneck_channels": 32, "score": "topk", "top_k": 50}),
+        ("vae", {"channels": [8, 16, 32], "latent_channels": 8, "score": "mse"}),
+    ):
+        root = tmp_path_factory.mktemp(f"member_{name}")
+        datamodule = Mura(
+            root=synthetic_root, image_size=64, mask_dir="masks", cache_dir=preprocessed_cache, eval_batch_size=8
+        )
+        engine = Engine(max_epochs=1, default_root_dir=root, enable_progress_bar=False, logger=False)
+        engine.fit(model=build_model(name, image_size=64, **args), datamodule=datamodule)
+        members.append({"model": name, "checkpoint": engine.trainer.checkpoint_callback.best_model_path})
+    return members

@@ -1,5 +1,6 @@
 """The anomalib CLI, unchanged, trains, tests and exports our plugin with the package installed."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,3 +83,14 @@ def test_gan_configs_train(name: str, synthetic_root: Path, tmp_path: Path) -> N
     output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *model, *data, cwd=tmp_path)
     assert "image_AUROC" in output and "pixel_AUROC" in output
     assert len(list((tmp_path / "results").rglob("model.ckpt"))) == 1
+
+
+@pytest.mark.slow
+def test_ensemble_config_combines_trained_members(
+    member_checkpoints: list, synthetic_root: Path, tmp_path: Path
+) -> None:
+    members = json.dumps(member_checkpoints)
+    data = ["--data.init_args.root", str(synthetic_root), "--model.init_args.image_size", "64", *TINY_DATA]
+    config = str(REPO / "configs" / "ensemble.yaml")
+    output = _anomalib("train", "--config", config, "--model.init_args.members", members, *data, cwd=tmp_path)
+    assert "image_AUROC" in output and "pixel_AUROC" in output

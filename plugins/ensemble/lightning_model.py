@@ -1,0 +1,104 @@
+"""Lightning module of an ensemble across trained models (the paper's future work: ensembles of models).
+
+Members are trained first, each with its own config; the ensemble loads their checkpoints, keeps them frozen, and
+its one "training" epoch only standardises each member's score on the normal validation films. Example config::
+
+    model:
+      class_path: xray_anomalib_plugins.ensemble.ModelEnsemble
+      init_args:
+        members:
+          - {model: cae, checkpoint: results/Cae/.../weights/lightning/model.ckpt}
+          - {model: alphagan, checkpoint: results/AlphaGan/.../weights/lightning/model.ckpt}
+        method: rank
+        image_size: 128
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from anomalib.data import Batch
+from anomalib.metrics import Evaluator
+from anomalib.post_processing import PostProcessor
+from anomalib.pre_processing import PreProcessor
+from anomalib.visualization import Visualizer
+from lightning.pytorch.utilities.types import STEP_OUTPUT
+
+from xray_anomalib.components.module import XrayAnomalyModule
+from xray_anomalib.components.scoring import ScoringModel
+from xray_anomalib.registry import get_model_spec
+
+from .torch_model import ModelEnsembleModel
+
+MEMBER_KEYS = ("model", "checkpoint")
+
+
+def load_member(member: Mapping[str, str], image_size: int) -> ScoringModel:
+    """The frozen torch model of one trained member, checked against the ensemble's image size.
+
+    Raises:
+        ValueError: Naming the member when its entry, checkpoint, model kind or image size is wrong.
+    """
+    if sorted(member) != sorted(MEMBER_KEYS):
+        msg = f"An ensemble member needs exactly the keys {MEMBER_KEYS}; got {dict(member)}."
+        raise ValueError(msg)
+    checkpoint = Path(member["checkpoint"])
+    if not checkpoint.is_file():
+        msg = f"Checkpoint of ensemble member {member['model']!r} not found: {checkpoint}."
+        raise ValueError(msg)
+    module = get_model_spec(member["model"]).load().load_from_checkpoint(checkpoint, map_location="cpu")
+    if not isinstance(module.model, ScoringModel):
+        msg = f"Ensemble member {member['model']!r} ({checkpoint}) is not an X-ray plugin taking hand masks."
+        raise ValueError(msg)
+    member_size = module.hparams.get("image_size")
+    if member_size != image_size:
+        msg = f"Ensemble member {checkpoint} was trained at image_size {member_size}, the ensemble uses {image_size}."
+        raise ValueError(msg)
+    return module.model.eval().requires_grad_(False)
+
+
+class ModelEnsemble(XrayAnomalyModule):
+    """Ensemble of trained models: each member's score standardised on normal validation films, then averaged.
+
+    Args:
+        members: ``{model: <registry name>, checkpoint: <path>}`` per trained member (two or more).
+        method: ``rank`` (average of each member's rank among normal films) or ``zscore``.
+        image_size: Side of the square input; the members must have been trained at this size.
+        pre_processor: Pre-processor, or ``True`` for the default (resize only).
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[Mapping[str, str]],
+        method: str = "rank",
+        image_size: int = 128,
+        pre_processor: PreProcessor | bool = True,
+        post_processor: PostProcessor | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+    ) -> None:
+        super().__init__(image_size, 0, pre_processor, post_processor, evaluator, visualizer)
+        members = [dict(member) for member in members]
+        self.save_hyperparameters({"members": members, "method": method, "image_size": image_size})
+        names = [f"{member['model']}{index}" for index, member in enumerate(members)]
+        loaded = [load_member(member, image_size) for member in members]
+        self.model = ModelEnsembleModel(loaded, names, method)
+        self.automatic_optimization = False
+
+    @property
+    def trainer_arguments(self) -> dict[str, Any]:
+        """One epoch: the members are trained already; validation fits the ensemble's statistics."""
+        return {"max_epochs": 1, "num_sanity_val_steps": 0}
+
+    def configure_optimizers(self) -> None:
+        """Nothing to optimise."""
+
+    def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
+        """Nothing to learn from training films: members are frozen."""
+        del batch, args, kwargs
+        return None

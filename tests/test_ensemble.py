@@ -1,0 +1,48 @@
+"""Ensembles across trained models: members frozen, statistics fitted on normal validation films, clear errors."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from anomalib.engine import Engine
+from xray_anomalib_plugins.ensemble import ModelEnsemble
+
+from xray_anomalib.data import Mura
+
+
+@pytest.mark.slow
+def test_ensemble_of_trained_models_fits_on_validation_and_tests(
+    member_checkpoints: list, full_datamodule: Callable[..., Mura], tmp_path: Path
+) -> None:
+    model = ModelEnsemble(members=member_checkpoints, method="zscore", image_size=64)
+    assert model.model.names == ("cae0", "vae1")
+    before = [parameter.clone() for parameter in model.model.members.parameters()]
+    datamodule = full_datamodule()
+    engine = Engine(default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
+    engine.fit(model=model, datamodule=datamodule)
+    ensemble = model.model.ensemble
+    assert ensemble.is_fitted and (ensemble.std != 1).all()
+    for old, new in zip(before, model.model.members.parameters(), strict=True):
+        torch.testing.assert_close(old, new)  # members are frozen
+    results = engine.test(model=model, datamodule=datamodule)
+    assert 0.0 <= results[0]["image_AUROC"] <= 1.0
+    validation = next(iter(datamodule.val_dataloader()))
+    normal = validation.gt_label == 0
+    hand = validation.hand_mask.unsqueeze(1).float()
+    model.eval()
+    with torch.no_grad():
+        scores = model.model(validation.image, hand).pred_score
+        members = model.model.score_maps(validation.image, hand)
+    expected = sum((members[name][0] - ensemble.mean[i]) / ensemble.std[i] for i, name in enumerate(ensemble.members))
+    torch.testing.assert_close(scores, expected / 2)
+    assert scores[normal].mean().abs() < 1.5  # standardised on normal films
+
+
+def test_members_must_exist_and_match_the_image_size(member_checkpoints: list, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not found"):
+        ModelEnsemble(members=[{"model": "cae", "checkpoint": str(tmp_path / "missing.ckpt")}], image_size=64)
+    with pytest.raises(ValueError, match="trained at image_size 64"):
+        ModelEnsemble(members=member_checkpoints, image_size=128)
+    with pytest.raises(ValueError, match="exactly the keys"):
+        ModelEnsemble(members=[{"model": "cae"}], image_size=64)
