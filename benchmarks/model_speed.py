@@ -28,12 +28,38 @@ MODEL_ARGS = {
 }
 
 
-def _ms_per_image(run: callable, image: torch.Tensor, repeats: int) -> float:
+def ms_per_image(run: callable, image: torch.Tensor, repeats: int) -> float:
+    """Mean milliseconds of ``run(image)`` over ``repeats`` calls after one warm-up call."""
     run(image)  # warm-up
     start = time.perf_counter()
     for _ in range(repeats):
         run(image)
     return (time.perf_counter() - start) / repeats * 1000
+
+
+def inference_ms(
+    model: torch.nn.Module,
+    xml: Path,
+    image: torch.Tensor,
+    hand_mask: torch.Tensor,
+    repeats: int,
+    hints: tuple[str, ...] = ("f32", "bf16"),
+) -> dict[str, float]:
+    """Milliseconds per film of the torch module (``torch``) and of its OpenVINO export at each precision hint."""
+    core = ov.Core()
+    graph = core.read_model(str(xml))
+    takes_mask = len(graph.inputs) == 2  # our plugins take (film, hand mask)
+    inputs = (image, hand_mask) if takes_mask else (image,)
+    # one film at a time: a static batch lets OpenVINO pick kernels for that shape (about 30% faster here)
+    graph.reshape({port.get_any_name(): list(tensor.shape) for port, tensor in zip(graph.inputs, inputs, strict=True)})
+    model.eval()
+    with torch.no_grad():
+        timings = {"torch": ms_per_image(lambda _: model(*inputs), image, repeats)}
+    arrays = [tensor.numpy() for tensor in inputs]
+    for hint in hints:
+        compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": hint})
+        timings[hint] = ms_per_image(lambda _, net=compiled: net(arrays), image, repeats)
+    return timings
 
 
 def benchmark(name: str, size: int, work: Path, patients: int, repeats: int) -> dict:
@@ -55,26 +81,13 @@ def benchmark(name: str, size: int, work: Path, patients: int, repeats: int) -> 
     xml = engine.export(model=model, export_type=ExportType.OPENVINO, export_root=work / f"export_{name}_{size}")
     batch = next(iter(datamodule.test_dataloader()))
     image, hand_mask = batch.image[:1], batch.hand_mask[:1].unsqueeze(1).float()
-    core = ov.Core()
-    graph = core.read_model(str(xml))
-    takes_mask = len(graph.inputs) == 2  # our plugins take (film, hand mask)
-    inputs = (image, hand_mask) if takes_mask else (image,)
-    # one film at a time: a static batch lets OpenVINO pick kernels for that shape (about 30% faster here)
-    graph.reshape({port.get_any_name(): list(tensor.shape) for port, tensor in zip(graph.inputs, inputs, strict=True)})
-    model.eval()
-    with torch.no_grad():
-        torch_ms = _ms_per_image(lambda _: model(*inputs), image, repeats)
-    timings = {}
-    for hint in ("f32", "bf16"):
-        compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": hint})
-        arrays = [tensor.numpy() for tensor in inputs]
-        timings[hint] = _ms_per_image(lambda _, net=compiled, feed=arrays: net(feed), image, repeats)
+    timings = inference_ms(model, xml, image, hand_mask, repeats)
     return {
         "model": name,
         "size": size,
         "train_images": len(datamodule.train_data),
         "epoch_s": train_seconds,
-        "torch_ms": torch_ms,
+        "torch_ms": timings["torch"],
         "ov_f32_ms": timings["f32"],
         "ov_bf16_ms": timings["bf16"],
     }
