@@ -2,7 +2,7 @@
 
 For each model and image size: seconds per epoch (training plus the validation pass), parameters, inference
 milliseconds per film (torch eager and OpenVINO f32, one film at a time), and for every score the model computes
-the test image AUROC, pixel AUROC and the share of anomalous films whose heatmap peak lies on the anomaly (with
+the test image AUROC, pixel AUROC, AUPRO and the share of anomalous films whose heatmap peak lies on the anomaly (with
 its chance level). Model settings come from ``configs/<model>.yaml`` (image size overridden), so the table
 describes what ``anomalib train --config`` trains. Writes a CSV and prints a Markdown table:
 
@@ -16,16 +16,14 @@ import csv
 import time
 from pathlib import Path
 
-import torch
 import yaml
 from anomalib.deploy import ExportType
 from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 from model_speed import inference_ms
-from torchmetrics.classification import BinaryAUROC
 
+from xray_anomalib.benchmark.evaluation import score_test_films
 from xray_anomalib.data import Mura
-from xray_anomalib.localization import PeakHits
 from xray_anomalib.preprocessing import PreprocessingSettings
 from xray_anomalib.registry import build_model
 
@@ -36,6 +34,7 @@ COLUMNS = [
     "score",
     "image_auroc",
     "pixel_auroc",
+    "aupro",
     "peak_hit",
     "peak_chance",
     "epoch_s",
@@ -49,34 +48,6 @@ def config_args(name: str, size: int) -> dict:
     """The model's ``init_args`` from its config, at ``size`` px."""
     config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     return {**config["model"]["init_args"], "image_size": size}
-
-
-@torch.no_grad()
-def score_every_film(model: torch.nn.Module, datamodule: Mura) -> list[dict]:
-    """Image AUROC, pixel AUROC and peak hits of every score the model computes, on the test set."""
-    model.eval()
-    scores: dict[str, list[torch.Tensor]] = {}
-    pixel = {}
-    peaks = {}
-    labels = []
-    for batch in datamodule.test_dataloader():
-        hand = batch.hand_mask.unsqueeze(1).float()
-        labels.append(batch.gt_label.int())
-        for name, (score, anomaly_map) in model.model.score_maps(batch.image, hand).items():
-            scores.setdefault(name, []).append(score)
-            pixel.setdefault(name, BinaryAUROC()).update(anomaly_map.flatten(), batch.gt_mask.int().flatten())
-            peaks.setdefault(name, PeakHits()).update(anomaly_map, batch.gt_mask, hand)
-    target = torch.cat(labels)
-    return [
-        {
-            "score": name,
-            "image_auroc": BinaryAUROC()(torch.cat(values), target).item(),
-            "pixel_auroc": pixel[name].compute().item(),
-            "peak_hit": peaks[name].hit_rate,
-            "peak_chance": peaks[name].chance,
-        }
-        for name, values in scores.items()
-    ]
 
 
 def benchmark(name: str, size: int, epochs: int, work: Path, repeats: int) -> list[dict]:
@@ -106,7 +77,8 @@ def benchmark(name: str, size: int, epochs: int, work: Path, repeats: int) -> li
         "torch_ms": round(timings["torch"], 1),
         "ov_f32_ms": round(timings["f32"], 1),
     }
-    return [{**shared, **row} for row in score_every_film(model, datamodule)]
+    metrics = score_test_films(model, datamodule).metrics
+    return [{**shared, **row} for row in metrics[COLUMNS[2:8]].to_dict("records")]
 
 
 def main() -> None:

@@ -1,20 +1,25 @@
 """anomalib's PaDiM and PatchCore, ready for X-ray films on machines without a network.
 
-Three additions over the stock classes, nothing else changes:
+Four additions over the stock classes, nothing else changes:
 
 - ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.backbone_weights`),
   for users who cannot download ImageNet weights (use it with ``pre_trained: false``);
 - heatmap images drawn from the model's input (16-bit films, DICOM and cached crops show correctly);
 - export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
-  whose dynamic-batch export silently fixes its batch size.
+  whose dynamic-batch export silently fixes its batch size;
+- PatchCore's coreset selected by :func:`xray_anomalib.coreset.greedy_coreset` (the same greedy k-center,
+  several times faster on a CPU, and stoppable), unless ``coreset: anomalib`` asks for the stock one.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+import torch
 from anomalib.metrics import Evaluator
 from anomalib.models import Padim as AnomalibPadim
 from anomalib.models import Patchcore as AnomalibPatchcore
@@ -22,8 +27,12 @@ from anomalib.visualization import Visualizer
 from torch import nn
 
 from xray_anomalib.backbone_weights import load_backbone_weights
+from xray_anomalib.coreset import greedy_coreset
 from xray_anomalib.export import FixedSizeExportMixin
 from xray_anomalib.visualization import FilmVisualizerMixin
+
+logger = logging.getLogger(__name__)
+CORESET_SAMPLERS = ("fast", "anomalib")
 
 
 def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None) -> nn.Module | bool:
@@ -89,6 +98,7 @@ class Patchcore(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
         pre_trained: Download ImageNet weights (needs a network; use ``backbone_weights`` without one).
         coreset_sampling_ratio: Share of patch features kept in the memory bank.
         num_neighbors: Neighbours used to reweight the anomaly score.
+        coreset: ``fast`` (this toolkit's greedy k-center) or ``anomalib`` (the stock sampler).
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for anomalib's default.
@@ -106,6 +116,7 @@ class Patchcore(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
         pre_trained: bool = True,
         coreset_sampling_ratio: float = 0.1,
         num_neighbors: int = 9,
+        coreset: str = "fast",
         backbone_weights: str | Path | None = None,
         image_size: int | None = None,
         pre_processor: nn.Module | bool = True,
@@ -113,6 +124,9 @@ class Patchcore(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
     ) -> None:
+        if coreset not in CORESET_SAMPLERS:
+            msg = f"coreset must be one of {CORESET_SAMPLERS}; got {coreset!r}."
+            raise ValueError(msg)
         super().__init__(
             backbone=backbone,
             layers=layers,
@@ -124,4 +138,28 @@ class Patchcore(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
             evaluator=evaluator,
             visualizer=visualizer,
         )
+        self.coreset = coreset
         _load_weights(self, backbone_weights)
+
+    def fit(self) -> None:
+        """Keep the coreset of the training patch features as the memory bank."""
+        if self.coreset == "anomalib":
+            super().fit()
+            return
+        embedding = torch.vstack(self.model.embedding_store)
+        self.model.embedding_store.clear()
+        start = time.perf_counter()
+        selection = greedy_coreset(embedding, self.coreset_sampling_ratio, should_stop=self._stop_requested)
+        self.model.memory_bank = embedding[selection.indices]
+        logger.info(
+            "Coreset: %d of %d patch features in %.1f s (coverage radius %.3f).",
+            len(selection.indices),
+            len(embedding),
+            time.perf_counter() - start,
+            selection.radius,
+        )
+
+    def _stop_requested(self) -> bool:
+        """Whether Lightning received SIGTERM (a scheduler or ``kill`` asked the run to stop)."""
+        trainer = self._trainer
+        return bool(trainer is not None and trainer.received_sigterm)

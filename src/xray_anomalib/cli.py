@@ -99,6 +99,19 @@ def _models(args: object) -> None:
         print(f"{spec.name:<{width}}  {spec.class_path}  [{spec.source}]  {spec.summary}")
 
 
+def _benchmark(args: object) -> int:
+    from xray_anomalib.benchmark import BenchmarkConfig, collect_results, run_benchmark, write_report
+
+    config = BenchmarkConfig.from_yaml(args.config)
+    results = collect_results(config) if args.report_only else run_benchmark(config)
+    print(f"runs: {config.output / 'runs.csv'}\nreport: {write_report(results, config)}")
+    failed = results[results["status"] != "ok"] if len(results) else results
+    if len(failed):
+        print(f"{len(failed)} run(s) failed; their errors are in the report. Run again to retry them.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> ArgumentParser:
     """The ``xray-anomalib`` argument parser with its subcommands."""
     parser = ArgumentParser(prog="xray-anomalib", description=__doc__)
@@ -134,6 +147,11 @@ def build_parser() -> ArgumentParser:
     commands.add_subcommand("preprocess-sheet", sheet)
 
     commands.add_subcommand("models", ArgumentParser(description="List the registered models."))
+
+    benchmark = ArgumentParser(description="Run (or continue) a benchmark grid and write its report and plots.")
+    benchmark.add_argument("--config", type=Path, required=True, help="A benchmark YAML (configs/benchmark/).")
+    benchmark.add_argument("--report-only", action="store_true", help="Only rebuild the report from finished runs.")
+    commands.add_subcommand("benchmark", benchmark)
     return parser
 
 
@@ -147,13 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "preprocess": _preprocess,
         "preprocess-sheet": _sheet,
         "models": _models,
+        "benchmark": _benchmark,
     }
     try:
-        handlers[args.command](args[args.command])
+        code = handlers[args.command](args[args.command])
     except (FileNotFoundError, MuraLayoutError, SplitError, ValueError) as error:
         print(f"xray-anomalib {args.command}: error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -134,6 +134,7 @@ class ScoringModel(nn.Module, ABC):
             msg = f"ensemble members {list(ensemble)} are given but score is {score!r}; set score: {ENSEMBLE}."
             raise ValueError(msg)
         self.score = score
+        self.score_names = tuple(score_names)
         self.ensemble = ScoreEnsemble(ensemble, ensemble_method) if score == ENSEMBLE else None
 
     @abstractmethod

@@ -1,0 +1,137 @@
+"""Benchmark configuration: a dataset, preprocessing variants, models with their scores, and seeds.
+
+Example ``configs/benchmark/quick.yaml``::
+
+    name: quick
+    output: results/benchmark/quick
+    seeds: [0, 1]
+    data: {root: null, image_size: 64, mask_dir: masks}
+    variants:
+      - {variant: raw}
+      - {variant: full, equalize: true}
+    models:
+      - {name: cae, max_epochs: 3, init_args: {channels: [16, 32, 64]}, scores: [mse, topk]}
+      - {name: padim, init_args: {backbone: resnet18, pre_trained: false}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xray_anomalib.preprocessing import Variant
+
+
+class BenchmarkConfigError(ValueError):
+    """Raised when a benchmark config is missing a key, has an unknown one, or a wrong value."""
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    """Instantiate a config dataclass from a mapping, naming unknown and missing keys."""
+    if not isinstance(values, dict):
+        msg = f"{where}: expected a mapping with keys {[item.name for item in fields(cls)]}, got {values!r}."
+        raise BenchmarkConfigError(msg)
+    known = {item.name for item in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        msg = f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}."
+        raise BenchmarkConfigError(msg)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        msg = f"{where}: {error}"
+        raise BenchmarkConfigError(msg) from error
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """One preprocessing variant of the ablation.
+
+    Attributes:
+        variant: ``raw``, ``cropped`` or ``full``.
+        equalize: Histogram equalisation of each film (the paper's online step).
+    """
+
+    variant: str
+    equalize: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the variant name."""
+        Variant(self.variant)
+
+    @property
+    def label(self) -> str:
+        """Short name used in tables and run folders, e.g. ``full+eq``."""
+        return f"{self.variant}+eq" if self.equalize else self.variant
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model of the grid, trained once per variant and seed; all its listed scores are read from that run.
+
+    Attributes:
+        name: Registry name (``xray-anomalib models``).
+        init_args: Arguments of the model class (``image_size`` comes from the data settings).
+        scores: Scores to report; empty means every score the model computes (one for the baselines).
+        max_epochs: Training epochs (memory-bank baselines fit in one).
+        label: Name in tables; defaults to ``name``.
+    """
+
+    name: str
+    init_args: dict[str, Any] = field(default_factory=dict)
+    scores: list[str] = field(default_factory=list)
+    max_epochs: int = 1
+    label: str = ""
+
+    @property
+    def display(self) -> str:
+        """The label, or the registry name."""
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A benchmark grid: models x variants x seeds on one dataset.
+
+    Attributes:
+        name: Title of the report.
+        output: Folder of runs, CSVs, tables, plots and manifests.
+        data: Arguments of :class:`xray_anomalib.data.Mura` (not ``seed``, ``preprocessing``, ``film_transform``).
+        variants: Preprocessing variants.
+        models: Models and their scores.
+        seeds: Seeds; each redraws the patient-wise split and seeds training.
+    """
+
+    name: str
+    output: Path
+    data: dict[str, Any]
+    variants: list[VariantConfig]
+    models: list[ModelConfig]
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> BenchmarkConfig:
+        """Read and check a benchmark YAML file."""
+        path = Path(path)
+        if not path.is_file():
+            msg = f"Benchmark config not found: {path}."
+            raise BenchmarkConfigError(msg)
+        raw = yaml.safe_load(path.read_text()) or {}
+        config = _build(cls, raw, str(path))
+        reserved = sorted({"seed", "preprocessing", "film_transform"} & set(config.data))
+        if reserved:
+            msg = f"{path}: data must not set {reserved}; the grid sets them per run."
+            raise BenchmarkConfigError(msg)
+        variants = [_build(VariantConfig, item, f"{path}: variants[{i}]") for i, item in enumerate(config.variants)]
+        models = [_build(ModelConfig, item, f"{path}: models[{i}]") for i, item in enumerate(config.models)]
+        if not variants or not models or not config.seeds:
+            msg = f"{path}: variants, models and seeds must each list at least one entry."
+            raise BenchmarkConfigError(msg)
+        labels = [model.display for model in models]
+        if len(set(labels)) != len(labels):
+            msg = f"{path}: model labels must be unique; got {labels} (set label: to tell entries apart)."
+            raise BenchmarkConfigError(msg)
+        return cls(config.name, Path(config.output), dict(config.data), variants, models, list(config.seeds))

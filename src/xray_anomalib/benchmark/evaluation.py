@@ -1,0 +1,127 @@
+"""Every score of a trained model on the test films: per-film scores and image, pixel, region and study metrics.
+
+One trained model gives all the scores it computes (an X-ray plugin's ``score_maps``), so a benchmark trains once
+per model and reads every score from the same weights. anomalib's baselines give their one score (``default``).
+Metrics come from torchmetrics and anomalib: image AUROC, pixel AUROC (every pixel of the test films), AUPRO
+(FPR up to 0.3), study AUROC (a study's score is the max, or the mean, of its films' scores, as MURA labels
+studies), and the share of anomalous films whose heatmap peak lies on the anomaly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pandas as pd
+import torch
+from anomalib.metrics import AUPRO
+from anomalib.models import AnomalibModule
+from torchmetrics.classification import BinaryAUROC
+
+from xray_anomalib.components.scoring import ScoringModel
+from xray_anomalib.data import Mura
+from xray_anomalib.localization import PeakHits
+
+DEFAULT_SCORE = "default"
+
+
+@dataclass
+class TestScores:
+    """Scores of the test films and their metrics.
+
+    Attributes:
+        films: One row per test film (or hand crop): ``study_id``, ``film_path``, ``label`` and one column per score.
+        metrics: One row per score with ``score``, ``image_auroc``, ``pixel_auroc``, ``aupro``, ``study_auroc_max``,
+            ``study_auroc_mean``, ``peak_hit`` and ``peak_chance`` (NaN where the test set has no anomaly masks).
+        ms_per_image: Milliseconds per film of scoring in torch (all scores at once, batches of the datamodule).
+    """
+
+    films: pd.DataFrame
+    metrics: pd.DataFrame
+    ms_per_image: float
+
+
+def score_names(model: AnomalibModule) -> tuple[str, ...]:
+    """Names of the scores :func:`score_test_films` reports for ``model``."""
+    return model.model.score_names if isinstance(model.model, ScoringModel) else (DEFAULT_SCORE,)
+
+
+def _score_maps(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.Tensor) -> dict:
+    """``name -> (scores, maps)`` of every score the model computes."""
+    if isinstance(model.model, ScoringModel):
+        return model.model.score_maps(image, hand_mask)
+    output = model.model(model.pre_processor(image) if model.pre_processor else image)
+    return {DEFAULT_SCORE: (output.pred_score.reshape(-1), output.anomaly_map.reshape(hand_mask.shape))}
+
+
+def _unit_range(values: torch.Tensor) -> torch.Tensor:
+    """Min-max scaled into ``[0, 1]``: torchmetrics applies a sigmoid to predictions outside it, which saturates."""
+    low, high = values.min(), values.max()
+    return (values - low) / (high - low) if high > low else torch.zeros_like(values)
+
+
+def _auroc(scores: pd.Series, labels: pd.Series) -> float:
+    if labels.nunique() < 2:
+        return float("nan")
+    return BinaryAUROC()(_unit_range(torch.tensor(scores.to_numpy())), torch.tensor(labels.to_numpy())).item()
+
+
+def _pixel_metrics(maps: list[torch.Tensor], truths: list[torch.Tensor]) -> tuple[float, float]:
+    """Pixel AUROC and AUPRO of all test maps at once, scaled together into ``[0, 1]``."""
+    anomaly_maps, truth = _unit_range(torch.cat(maps)), torch.cat(truths)
+    region = AUPRO(fields=["anomaly_map", "gt_mask"], fpr_limit=0.3)
+    region.update(SimpleNamespace(anomaly_map=anomaly_maps, gt_mask=truth))
+    return BinaryAUROC()(anomaly_maps.flatten(), truth.flatten()).item(), region.compute().item()
+
+
+@torch.no_grad()
+def score_test_films(model: AnomalibModule, datamodule: Mura) -> TestScores:
+    """Score every test film with every score of ``model`` and compute the metrics."""
+    model.eval()
+    columns: dict[str, list[torch.Tensor]] = {}
+    maps: dict[str, list[torch.Tensor]] = {}
+    truths: list[torch.Tensor] = []
+    peaks: dict[str, PeakHits] = {}
+    labels, has_masks = [], datamodule.test_data.task == "segmentation"
+    seconds = 0.0
+    for batch in datamodule.test_dataloader():
+        hand = batch.hand_mask.unsqueeze(1).to(batch.image.dtype)
+        start = time.perf_counter()
+        scored = _score_maps(model, batch.image, hand)
+        seconds += time.perf_counter() - start
+        labels.append(batch.gt_label.int())
+        if has_masks:
+            truths.append(batch.gt_mask.reshape(hand.shape[0], *hand.shape[-2:]).int())
+        for name, (score, anomaly_map) in scored.items():
+            columns.setdefault(name, []).append(score.float())
+            if has_masks:
+                maps.setdefault(name, []).append(anomaly_map.reshape(truths[-1].shape).float())
+                peaks.setdefault(name, PeakHits()).update(anomaly_map, truths[-1], hand)
+    samples = datamodule.test_data.samples
+    films = pd.DataFrame(
+        {
+            "study_id": samples["study_id"].to_numpy(),
+            "film_path": samples.get("film_path", samples["image_path"]).to_numpy(),
+            "label": torch.cat(labels).numpy(),
+            **{name: torch.cat(values).numpy() for name, values in columns.items()},
+        }
+    )
+    rows = []
+    for name in columns:
+        studies = films.groupby("study_id").agg(label=("label", "max"), high=(name, "max"), mean=(name, "mean"))
+        hits = peaks.get(name, PeakHits())
+        pixel_auroc, aupro = _pixel_metrics(maps[name], truths) if has_masks else (float("nan"), float("nan"))
+        rows.append(
+            {
+                "score": name,
+                "image_auroc": _auroc(films[name], films["label"]),
+                "pixel_auroc": pixel_auroc,
+                "aupro": aupro,
+                "study_auroc_max": _auroc(studies["high"], studies["label"]),
+                "study_auroc_mean": _auroc(studies["mean"], studies["label"]),
+                "peak_hit": hits.hit_rate,
+                "peak_chance": hits.chance,
+            }
+        )
+    return TestScores(films, pd.DataFrame(rows), seconds * 1000 / max(len(films), 1))

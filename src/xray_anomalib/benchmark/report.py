@@ -1,0 +1,125 @@
+"""Benchmark report: the paper's Table 1 as Markdown, details per model and score, ROC curves and a bar chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
+
+from xray_anomalib.benchmark.config import BenchmarkConfig
+from xray_anomalib.benchmark.runner import FILMS_NAME, grid
+
+DETAILS = ["pixel_auroc", "aupro", "study_auroc_max", "study_auroc_mean", "peak_hit", "train_s", "ms_per_image"]
+
+
+def _mean_std(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "-"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.3f}"
+    return f"{values.mean():.3f} ± {values.std():.3f}"
+
+
+def table1(results: pd.DataFrame, config: BenchmarkConfig) -> str:
+    """Image AUROC, mean ± std over seeds, per model and score (rows) and preprocessing variant (columns)."""
+    done = results[results["status"] == "ok"]
+    variants = [variant.label for variant in config.variants]
+    lines = ["| model | score | " + " | ".join(variants) + " |", "|---|---|" + "---|" * len(variants)]
+    for (model, score), rows in done.groupby(["model", "score"], sort=False):
+        cells = [_mean_std(rows.loc[rows["variant"] == variant, "image_auroc"]) for variant in variants]
+        lines.append(f"| {model} | {score} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def details(results: pd.DataFrame) -> str:
+    """Every other metric (mean ± std over seeds) per model, score and variant."""
+    done = results[results["status"] == "ok"]
+    lines = ["| model | score | variant | " + " | ".join(DETAILS) + " |", "|---|---|---|" + "---|" * len(DETAILS)]
+    for (model, score, variant), rows in done.groupby(["model", "score", "variant"], sort=False):
+        lines.append(f"| {model} | {score} | {variant} | " + " | ".join(_mean_std(rows[c]) for c in DETAILS) + " |")
+    return "\n".join(lines)
+
+
+def bar_chart(results: pd.DataFrame, config: BenchmarkConfig, path: Path) -> None:
+    """Mean image AUROC per model and score, one bar per variant, standard deviation over seeds as error bars."""
+    done = results[results["status"] == "ok"]
+    summary = done.groupby(["model", "score", "variant"], sort=False)["image_auroc"].agg(["mean", "std"]).fillna(0)
+    entries = list(dict.fromkeys((model, score) for model, score, _ in summary.index))
+    variants = [variant.label for variant in config.variants]
+    width = 0.8 / len(variants)
+    figure = Figure(figsize=(max(6, 0.9 * len(entries) + 2), 4))
+    axis = figure.subplots()
+    for offset, variant in enumerate(variants):
+        means = [summary["mean"].get((*entry, variant), float("nan")) for entry in entries]
+        stds = [summary["std"].get((*entry, variant), 0.0) for entry in entries]
+        positions = [i + (offset - (len(variants) - 1) / 2) * width for i in range(len(entries))]
+        axis.bar(positions, means, width, yerr=stds, capsize=2, label=variant)
+    axis.axhline(0.5, color="gray", linestyle="--", linewidth=1)
+    axis.set_xticks(range(len(entries)), [f"{model}\n{score}" for model, score in entries], fontsize=7)
+    axis.set_ylabel("test image AUROC")
+    axis.set_ylim(0, 1)
+    axis.set_title(f"{config.name}: image AUROC (mean ± std over seeds)")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def roc_curves(config: BenchmarkConfig, path: Path) -> None:
+    """ROC curves of every model and score, one panel per variant, on the first seed's test films."""
+    variants = config.variants
+    figure = Figure(figsize=(4.2 * len(variants), 4.2))
+    axes = figure.subplots(1, len(variants), squeeze=False)
+    for axis, variant in zip(axes[0], variants, strict=True):
+        for run in grid(config):
+            films_path = config.output / "runs" / run.run_id / FILMS_NAME
+            if run.variant != variant or run.seed != config.seeds[0] or not films_path.is_file():
+                continue
+            films = pd.read_csv(films_path)
+            for score in films.columns[3:]:
+                false_positive, true_positive, _ = roc_curve(films["label"], films[score])
+                axis.plot(false_positive, true_positive, linewidth=1, label=f"{run.model.display} {score}")
+        axis.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1)
+        axis.set_title(f"{variant.label}, seed {config.seeds[0]}")
+        axis.set_xlabel("false positive rate")
+        axis.set_ylabel("true positive rate")
+        axis.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:
+    """Write ``report.md``, ``auroc_bars.png`` and ``roc_curves.png`` into the output folder; return the report."""
+    output = config.output
+    finished = "score" in results and (results["status"] == "ok").any()
+    parts = [f"# Benchmark: {config.name}", f"Seeds {config.seeds}; data {config.data}."]
+    if finished:
+        bar_chart(results, config, output / "auroc_bars.png")
+        roc_curves(config, output / "roc_curves.png")
+        parts += [_finished_sections(results, config)]
+    else:
+        parts.append("No run has finished yet.")
+    failed = results[results["status"] != "ok"] if len(results) else results
+    if len(failed):
+        parts += ["## Failed runs", *(f"- {r.model} {r.variant} seed {r.seed}: {r.error}" for r in failed.itertuples())]
+    path = output / "report.md"
+    path.write_text("\n\n".join(parts) + "\n")
+    return path
+
+
+def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig) -> str:
+    """Table 1, the metrics table and the plots of the finished runs."""
+    parts = [
+        "Image AUROC on the test films, mean ± std over seeds.",
+        table1(results, config),
+        "## All metrics",
+        "Pixel AUROC and AUPRO (FPR <= 0.3) over all test pixels, study AUROC with a study scored by the max or the "
+        "mean of its films, peak_hit: share of anomalous films whose heatmap peak lies on the anomaly; train_s: "
+        "training seconds; ms_per_image: torch scoring time per film.",
+        details(results),
+        "![image AUROC](auroc_bars.png)",
+        "![ROC curves](roc_curves.png)",
+    ]
+    return "\n\n".join(parts)

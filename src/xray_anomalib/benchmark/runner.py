@@ -1,0 +1,139 @@
+"""Runs a benchmark grid: one training per model x variant x seed, every listed score read from it.
+
+Each run leaves ``runs/<model>__<variant>__seed<seed>/result.json`` (status, metrics, times) and ``films.csv``
+(per-film scores, for ROC curves). A run with an ``ok`` result is never redone, so a killed benchmark continues
+where it stopped; a failed run is recorded with its error, the grid goes on, and the next invocation retries it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from anomalib.engine import Engine
+from lightning.pytorch import seed_everything
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from xray_anomalib.benchmark.config import BenchmarkConfig, ModelConfig, VariantConfig
+from xray_anomalib.benchmark.evaluation import score_test_films
+from xray_anomalib.data import Mura
+from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
+from xray_anomalib.registry import build_model
+
+logger = logging.getLogger(__name__)
+RESULT_NAME = "result.json"
+FILMS_NAME = "films.csv"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One cell of the grid."""
+
+    model: ModelConfig
+    variant: VariantConfig
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        """Folder name of the run."""
+        return f"{self.model.display}__{self.variant.label}__seed{self.seed}"
+
+
+def grid(config: BenchmarkConfig) -> list[Run]:
+    """Every run of the grid, seed by seed (so that early results already cover every model)."""
+    return [Run(m, v, s) for s in config.seeds for v in config.variants for m in config.models]
+
+
+def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int) -> Mura:
+    """The dataset of a run: the configured data, this seed's split, this preprocessing variant."""
+    return Mura(
+        **config.data,
+        seed=seed,
+        preprocessing=PreprocessingSettings(variant.variant),
+        film_transform=HistogramEqualization() if variant.equalize else None,
+    )
+
+
+def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
+    """Train, score and measure one run; returns its result record."""
+    seed_everything(run.seed)
+    datamodule = datamodule_for(config, run.variant, run.seed)
+    image_size = config.data.get("image_size", 256)
+    model = build_model(run.model.name, **{"image_size": image_size, **run.model.init_args})
+    engine = Engine(max_epochs=run.model.max_epochs, default_root_dir=folder, enable_progress_bar=False, logger=False)
+    start = time.perf_counter()
+    engine.fit(model=model, datamodule=datamodule)
+    train_seconds = time.perf_counter() - start
+    scored = score_test_films(model, datamodule)
+    wanted = run.model.scores or scored.metrics["score"].tolist()
+    missing = sorted(set(wanted) - set(scored.metrics["score"]))
+    if missing:
+        msg = f"{run.model.display} has no score(s) {missing}; it computes {scored.metrics['score'].tolist()}."
+        raise ValueError(msg)
+    scored.films[["study_id", "film_path", "label", *wanted]].to_csv(folder / FILMS_NAME, index=False)
+    datamodule.save_manifest(config.output / "manifests" / f"seed{run.seed}")
+    metrics = scored.metrics.set_index("score").loc[wanted].reset_index()
+    return {
+        "status": "ok",
+        "train_s": train_seconds,
+        "ms_per_image": scored.ms_per_image,
+        "test_films": len(scored.films),
+        "metrics": metrics.to_dict("records"),
+    }
+
+
+def _describe(run: Run) -> dict:
+    return {"model": run.model.display, "variant": run.variant.label, "seed": run.seed}
+
+
+def run_benchmark(config: BenchmarkConfig) -> pd.DataFrame:
+    """Run (or continue) the grid and return one row per run and score (``runs.csv`` is written beside it)."""
+    runs = grid(config)
+    (config.output / "runs").mkdir(parents=True, exist_ok=True)
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns) as progress:
+        task = progress.add_task(f"benchmark {config.name}", total=len(runs))
+        for index, run in enumerate(runs, start=1):
+            folder = config.output / "runs" / run.run_id
+            result_path = folder / RESULT_NAME
+            if result_path.is_file() and json.loads(result_path.read_text())["status"] == "ok":
+                progress.advance(task)
+                continue
+            progress.update(task, description=f"run {index}/{len(runs)}: {run.run_id}")
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                result = execute(run, config, folder)
+            except Exception as error:
+                logger.exception("Benchmark run %s failed", run.run_id)
+                result = {
+                    "status": "failed",
+                    "error": f"{type(error).__name__}: {error}",
+                    "traceback": traceback.format_exc(),
+                }
+            result_path.write_text(json.dumps({**_describe(run), **result}, indent=2))
+            progress.advance(task)
+    return collect_results(config)
+
+
+def collect_results(config: BenchmarkConfig) -> pd.DataFrame:
+    """One row per run and score from the runs' result files, written to ``runs.csv``."""
+    rows = []
+    for run in grid(config):
+        path = config.output / "runs" / run.run_id / RESULT_NAME
+        if not path.is_file():
+            continue
+        result = json.loads(path.read_text())
+        shared = {**_describe(run), "status": result["status"]}
+        if result["status"] != "ok":
+            rows.append({**shared, "error": result["error"]})
+            continue
+        timing = {"train_s": result["train_s"], "ms_per_image": result["ms_per_image"]}
+        rows.extend({**shared, **metrics, **timing} for metrics in result["metrics"])
+    table = pd.DataFrame(rows)
+    table.to_csv(config.output / "runs.csv", index=False)
+    return table

@@ -1,0 +1,67 @@
+"""The benchmark grid: a tiny grid end to end, resume, a failing run recorded, config errors."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from xray_anomalib.benchmark import BenchmarkConfig, BenchmarkConfigError
+from xray_anomalib.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _config(tmp_path: Path, **changes: object) -> Path:
+    config = yaml.safe_load((REPO / "configs" / "benchmark" / "tiny.yaml").read_text())
+    config.update(changes)
+    path = tmp_path / "benchmark.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.slow
+def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    config = yaml.safe_load((REPO / "configs" / "benchmark" / "tiny.yaml").read_text())
+    data = {**config["data"], "root": str(synthetic_root), "cache_dir": str(tmp_path / "cache")}
+    broken = {"name": "cae", "label": "cae_kld", "init_args": {"channels": [8, 16], "bottleneck_channels": 16}}
+    path = _config(
+        tmp_path, output=str(output), seeds=[0], data=data, models=[*config["models"], {**broken, "scores": ["kld"]}]
+    )
+    assert main(["benchmark", "--config", str(path)]) == 1  # one run failed, the others finished
+    runs = pd.read_csv(output / "runs.csv")
+    finished = runs[runs["status"] == "ok"]
+    assert set(finished["model"]) == {"cae", "padim"}
+    assert set(finished["variant"]) == {"raw", "full+eq"}
+    assert set(finished.loc[finished["model"] == "cae", "score"]) == {"mse", "l1", "topk"}
+    assert finished["image_auroc"].between(0, 1).all() and finished["pixel_auroc"].between(0, 1).all()
+    failed = runs[runs["status"] == "failed"]
+    assert len(failed) == 2 and failed["error"].str.contains("no score").all()
+    report = (output / "report.md").read_text()
+    assert "| cae | topk |" in report and "## Failed runs" in report
+    assert (output / "auroc_bars.png").stat().st_size > 0 and (output / "roc_curves.png").stat().st_size > 0
+    assert (output / "manifests" / "seed0" / "split_manifest.csv").is_file()
+    result = next((output / "runs").glob("cae__raw__seed0/result.json"))
+    written = result.stat().st_mtime_ns
+    assert main(["benchmark", "--config", str(path)]) == 1  # only the failed runs are tried again
+    assert result.stat().st_mtime_ns == written
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"modelz": []}, "unknown key"),
+        ({"variants": [{"variant": "cropped-ish"}]}, "variants\\[0\\]"),
+        ({"data": {"seed": 3}}, "must not set"),
+        ({"models": [{"name": "cae"}, {"name": "cae"}]}, "unique"),
+    ],
+)
+def test_config_errors_name_the_problem(tmp_path: Path, changes: dict, message: str) -> None:
+    with pytest.raises(BenchmarkConfigError, match=message):
+        BenchmarkConfig.from_yaml(_config(tmp_path, **changes))
+
+
+def test_missing_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["benchmark", "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "Benchmark config not found" in capsys.readouterr().err
