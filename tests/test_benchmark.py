@@ -65,3 +65,14 @@ def test_config_errors_name_the_problem(tmp_path: Path, changes: dict, message: 
 def test_missing_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["benchmark", "--config", str(tmp_path / "nope.yaml")]) == 2
     assert "Benchmark config not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["quick", "paper_table1", "tiny"])
+def test_shipped_benchmark_configs_are_valid_and_build_their_models(name: str) -> None:
+    from xray_anomalib.registry import build_model
+
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / f"{name}.yaml")
+    for model in config.models:
+        size = model.image_size or config.data["image_size"]
+        args = {**model.init_args, "pre_trained": False} if model.name in {"padim", "patchcore"} else model.init_args
+        build_model(model.name, image_size=size, **args)

@@ -51,6 +51,18 @@ def _synth(args: object) -> None:
         print(f"contact sheet: {contact_sheet(sample['image_path'].tolist(), args.sheet, masks=masks)}")
 
 
+def _paint(args: object) -> None:
+    from xray_anomalib.data.painted import TRUTH_CSV, write_painted_mura
+
+    root = write_painted_mura(args.films, args.root, seed=args.seed, positive_patient_share=args.positive_share)
+    index = read_mura_index(root, mura_parts=["train", "valid"])
+    positives = int(index.drop_duplicates("study_id")["study_label"].sum())
+    print(
+        f"{root}: {len(index)} films, {index['study_id'].nunique()} studies ({positives} positive, painted), "
+        f"{index['patient_id'].nunique()} patients; truth in {root / TRUTH_CSV}"
+    )
+
+
 def _preprocess(args: object) -> None:
     import yaml
     from anomalib.data import AnomalibDataModule
@@ -134,6 +146,13 @@ def build_parser() -> ArgumentParser:
     synth.add_argument("--sheet", type=Path, default=None, help="Also save a contact sheet PNG here.")
     commands.add_subcommand("synth", synth)
 
+    paint = ArgumentParser(description="Lay real normal films out as MURA and paint anomalies into positive studies.")
+    paint.add_argument("films", type=Path, help="Folder of normal hand films (e.g. ../shared/data/rsna-hands/images).")
+    paint.add_argument("root", type=Path, help="Destination MURA-v1.1-style folder.")
+    paint.add_argument("--seed", type=int, default=0)
+    paint.add_argument("--positive-share", type=float, default=0.3, help="Share of patients with a positive study.")
+    commands.add_subcommand("paint", paint)
+
     preprocess = ArgumentParser(description="Run (or resume) the cached offline preprocessing of a config's data.")
     preprocess.add_argument("--config", type=Path, required=True, help="An anomalib YAML with a Mura data section.")
     preprocess.add_argument("--out", type=Path, default=None, help="Folder for the split and the per-film records.")
@@ -162,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "split": _split,
         "synth": _synth,
+        "paint": _paint,
         "preprocess": _preprocess,
         "preprocess-sheet": _sheet,
         "models": _models,

@@ -78,6 +78,8 @@ class ModelConfig:
         scores: Scores to report; empty means every score the model computes (one for the baselines).
         max_epochs: Training epochs (memory-bank baselines fit in one).
         label: Name in tables; defaults to ``name``.
+        image_size: This model's input size, when it differs from ``data.image_size`` (the paper trained BiGAN and
+            alpha-GAN at 128 px, the others at 512 px).
     """
 
     name: str
@@ -85,6 +87,7 @@ class ModelConfig:
     scores: list[str] = field(default_factory=list)
     max_epochs: int = 1
     label: str = ""
+    image_size: int | None = None
 
     @property
     def display(self) -> str:

@@ -19,7 +19,7 @@ from anomalib.metrics import AUPRO
 from anomalib.models import AnomalibModule
 from torchmetrics.classification import BinaryAUROC
 
-from xray_anomalib.components.scoring import ScoringModel
+from xray_anomalib.components.scoring import ENSEMBLE, ScoringModel
 from xray_anomalib.data import Mura
 from xray_anomalib.localization import PeakHits
 
@@ -43,14 +43,19 @@ class TestScores:
 
 
 def score_names(model: AnomalibModule) -> tuple[str, ...]:
-    """Names of the scores :func:`score_test_films` reports for ``model``."""
-    return model.model.score_names if isinstance(model.model, ScoringModel) else (DEFAULT_SCORE,)
+    """Names of the scores :func:`score_test_films` reports for ``model`` (``ensemble`` when it has one)."""
+    if not isinstance(model.model, ScoringModel):
+        return (DEFAULT_SCORE,)
+    return (*model.model.score_names, *([ENSEMBLE] if model.model.ensemble is not None else []))
 
 
 def _score_maps(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.Tensor) -> dict:
     """``name -> (scores, maps)`` of every score the model computes."""
     if isinstance(model.model, ScoringModel):
-        return model.model.score_maps(image, hand_mask)
+        scored = model.model.score_maps(image, hand_mask)
+        if model.model.ensemble is not None:
+            scored[ENSEMBLE] = model.model.ensemble(scored)
+        return scored
     output = model.model(model.pre_processor(image) if model.pre_processor else image)
     return {DEFAULT_SCORE: (output.pred_score.reshape(-1), output.anomaly_map.reshape(hand_mask.shape))}
 

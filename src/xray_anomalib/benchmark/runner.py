@@ -49,10 +49,15 @@ def grid(config: BenchmarkConfig) -> list[Run]:
     return [Run(m, v, s) for s in config.seeds for v in config.variants for m in config.models]
 
 
-def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int) -> Mura:
-    """The dataset of a run: the configured data, this seed's split, this preprocessing variant."""
+def image_size_of(run: Run, config: BenchmarkConfig) -> int:
+    """The run's input size: the model's own, else the data's (else the datamodule's default, 256)."""
+    return run.model.image_size or config.data.get("image_size", 256)
+
+
+def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, image_size: int) -> Mura:
+    """The dataset of a run: the configured data, this seed's split, this preprocessing variant, this size."""
     return Mura(
-        **config.data,
+        **{**config.data, "image_size": image_size},
         seed=seed,
         preprocessing=PreprocessingSettings(variant.variant),
         film_transform=HistogramEqualization() if variant.equalize else None,
@@ -62,8 +67,8 @@ def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int) -
 def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     """Train, score and measure one run; returns its result record."""
     seed_everything(run.seed)
-    datamodule = datamodule_for(config, run.variant, run.seed)
-    image_size = config.data.get("image_size", 256)
+    image_size = image_size_of(run, config)
+    datamodule = datamodule_for(config, run.variant, run.seed, image_size)
     model = build_model(run.model.name, **{"image_size": image_size, **run.model.init_args})
     engine = Engine(max_epochs=run.model.max_epochs, default_root_dir=folder, enable_progress_bar=False, logger=False)
     start = time.perf_counter()

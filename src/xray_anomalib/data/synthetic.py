@@ -89,10 +89,10 @@ def write_synthetic_mura(
                 rel = f"{study_rel}/image{image_number}.png"
                 kind = str(rng.choice(ANOMALY_KINDS)) if label else ""
                 film = draw_film(rng, longest_side, anomaly=kind, two_hands=bool(rng.random() < two_hand_share))
-                _write_png(root / rel, film.film)
-                _write_png(root / HAND_MASK_DIR / rel, film.hand_mask)
+                write_png(root / rel, film.film)
+                write_png(root / HAND_MASK_DIR / rel, film.hand_mask)
                 if label:
-                    _write_png(root / ANOMALY_MASK_DIR / rel, film.anomaly_mask)
+                    write_png(root / ANOMALY_MASK_DIR / rel, film.anomaly_mask)
                 images[part].append(f"MURA-v1.1/{rel}")
                 truth_rows.append(
                     {
@@ -105,8 +105,8 @@ def write_synthetic_mura(
                     },
                 )
     for part in ("train", "valid"):
-        _write_rows(root / f"{part}_image_paths.csv", [[path] for path in images[part]])
-        _write_rows(root / f"{part}_labeled_studies.csv", [[path, label] for path, label in studies[part]])
+        write_rows(root / f"{part}_image_paths.csv", [[path] for path in images[part]])
+        write_rows(root / f"{part}_labeled_studies.csv", [[path, label] for path, label in studies[part]])
     with (root / TRUTH_CSV).open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(truth_rows[0]))
         writer.writeheader()
@@ -115,7 +115,8 @@ def write_synthetic_mura(
     return root
 
 
-def _write_png(path: Path, pixels: np.ndarray) -> None:
+def write_png(path: Path, pixels: np.ndarray) -> None:
+    """Write a float film in ``[0, 1]`` or a bool mask as an 8-bit PNG, creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     scaled = (
         pixels.astype(np.uint8) * 255
@@ -127,7 +128,8 @@ def _write_png(path: Path, pixels: np.ndarray) -> None:
         raise OSError(msg)
 
 
-def _write_rows(path: Path, rows: list[list]) -> None:
+def write_rows(path: Path, rows: list[list]) -> None:
+    """Write CSV rows (no header unless given as the first row), creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         csv.writer(handle).writerows(rows)
