@@ -67,12 +67,15 @@ class BiganModel(ScoringModel):
     def _pairs_logits(
         self, image: torch.Tensor, hand_mask: torch.Tensor, detach: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits of the encoded pair ``(x, E(x))`` and of a generated pair ``(G(z), z)``."""
+        """Logits of the encoded pair ``(x, E(x))`` and of a generated pair ``(G(z), z)``.
+
+        With ``detach`` the encoder and generator run without autograd (the discriminator's step needs no
+        gradient through them), as DCGAN's and alpha-GAN's discriminator steps do.
+        """
         film = masked_film(image, hand_mask)
         noise = torch.randn(image.shape[0], self.latent_dim, device=image.device)
-        code, fake = self.encoder(film), self.generator(noise)
-        if detach:
-            code, fake = code.detach(), fake.detach()
+        with torch.set_grad_enabled(not detach):
+            code, fake = self.encoder(film), self.generator(noise)
         return self.discriminator(film, code)[0], self.discriminator(fake, noise)[0]
 
     def discriminator_loss(self, image: torch.Tensor, hand_mask: torch.Tensor) -> torch.Tensor:
