@@ -20,7 +20,7 @@ from lightning.pytorch import seed_everything
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xray_anomalib.benchmark.config import BenchmarkConfig, ModelConfig, VariantConfig
-from xray_anomalib.benchmark.evaluation import score_test_films
+from xray_anomalib.benchmark.evaluation import score_names, score_test_films
 from xray_anomalib.data import Mura
 from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
 from xray_anomalib.registry import build_model
@@ -70,16 +70,17 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     image_size = image_size_of(run, config)
     datamodule = datamodule_for(config, run.variant, run.seed, image_size)
     model = build_model(run.model.name, **{"image_size": image_size, **run.model.init_args})
+    computed = list(score_names(model))
+    wanted = run.model.scores or computed
+    missing = sorted(set(wanted) - set(computed))
+    if missing:  # checked before training, which would otherwise be wasted
+        msg = f"{run.model.display} has no score(s) {missing}; it computes {computed}."
+        raise ValueError(msg)
     engine = Engine(max_epochs=run.model.max_epochs, default_root_dir=folder, enable_progress_bar=False, logger=False)
     start = time.perf_counter()
     engine.fit(model=model, datamodule=datamodule)
     train_seconds = time.perf_counter() - start
     scored = score_test_films(model, datamodule)
-    wanted = run.model.scores or scored.metrics["score"].tolist()
-    missing = sorted(set(wanted) - set(scored.metrics["score"]))
-    if missing:
-        msg = f"{run.model.display} has no score(s) {missing}; it computes {scored.metrics['score'].tolist()}."
-        raise ValueError(msg)
     scored.films[["study_id", "film_path", "label", *wanted]].to_csv(folder / FILMS_NAME, index=False)
     datamodule.save_manifest(config.output / "manifests" / f"seed{run.seed}")
     metrics = scored.metrics.set_index("score").loc[wanted].reset_index()
