@@ -5,6 +5,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from films import write_dicom
 
 from xray_anomalib.data.film_io import FilmReadError, read_film
 
@@ -54,29 +55,10 @@ def test_12bit_film_in_16bit_png_scaled_by_sbit(tmp_path: Path) -> None:
     np.testing.assert_allclose(film.pixels[0], [0, 2048 / 4095, 1.0], atol=1e-6)
 
 
-def _dicom(path: Path, pixels: np.ndarray, photometric: str, slope: float = 1.0, intercept: float = 0.0) -> None:
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    dataset = FileDataset(str(path), {}, file_meta=meta, preamble=b"\x00" * 128)
-    dataset.Rows, dataset.Columns = pixels.shape
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = photometric
-    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 16, 12, 11
-    dataset.PixelRepresentation = 0
-    dataset.RescaleSlope, dataset.RescaleIntercept = slope, intercept
-    dataset.PixelData = pixels.astype(np.uint16).tobytes()
-    dataset.save_as(path, enforce_file_format=True)
-
-
 def test_dicom_monochrome1_is_inverted_and_rescaled(tmp_path: Path) -> None:
     pixels = np.array([[0, 1000, 4095]], dtype=np.uint16)
-    _dicom(tmp_path / "mono2.dcm", pixels, "MONOCHROME2", slope=2.0, intercept=-100.0)
-    _dicom(tmp_path / "mono1.dcm", pixels, "MONOCHROME1")
+    write_dicom(tmp_path / "mono2.dcm", pixels, "MONOCHROME2", slope=2.0, intercept=-100.0)
+    write_dicom(tmp_path / "mono1.dcm", pixels, "MONOCHROME1")
     mono2 = read_film(tmp_path / "mono2.dcm")
     np.testing.assert_allclose(mono2.pixels[0], [0, 1000 / 4095, 1.0], atol=1e-5)
     mono1 = read_film(tmp_path / "mono1.dcm")

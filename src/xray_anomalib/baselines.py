@@ -1,12 +1,13 @@
 """anomalib's PaDiM and PatchCore, ready for X-ray films on machines without a network.
 
-Four additions over the stock classes, nothing else changes:
+Five additions over the stock classes, nothing else changes:
 
 - ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.backbone_weights`),
   for users who cannot download ImageNet weights (use it with ``pre_trained: false``);
 - heatmap images drawn from the model's input (16-bit films, DICOM and cached crops show correctly);
 - export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
   whose dynamic-batch export silently fixes its batch size;
+- the deployment settings (preprocessing, letterbox size, thresholds) kept in checkpoints and exports;
 - PatchCore's coreset selected by :func:`xray_anomalib.coreset.greedy_coreset` (the same greedy k-center,
   several times faster on a CPU, and stoppable), unless ``coreset: anomalib`` asks for the stock one.
 """
@@ -28,6 +29,7 @@ from torch import nn
 
 from xray_anomalib.backbone_weights import load_backbone_weights
 from xray_anomalib.coreset import greedy_coreset
+from xray_anomalib.deploy.settings import DeployableMixin
 from xray_anomalib.export import FixedSizeExportMixin
 from xray_anomalib.visualization import FilmVisualizerMixin
 
@@ -47,7 +49,7 @@ def _load_weights(model: AnomalibPadim | AnomalibPatchcore, backbone_weights: st
         load_backbone_weights(model.model.feature_extractor.feature_extractor, backbone_weights)
 
 
-class Padim(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPadim):
+class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPadim):
     """anomalib's PaDiM, with an optional local ``backbone_weights`` file and fixed-size export.
 
     Args:
@@ -89,7 +91,7 @@ class Padim(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPadim):
         _load_weights(self, backbone_weights)
 
 
-class Patchcore(FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
+class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
     """anomalib's PatchCore, with an optional local ``backbone_weights`` file and static-shape export.
 
     Args:

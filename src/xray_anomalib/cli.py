@@ -124,6 +124,24 @@ def _benchmark(args: object) -> int:
     return 0
 
 
+def _predict(args: object) -> int:
+    from xray_anomalib.deploy import Predictor, predict_folder
+
+    predictor = Predictor(args.model, backend=args.backend, device=args.device, export_dir=args.export_dir)
+    summary = predict_folder(predictor, args.input, args.output, aggregation=args.aggregation, workers=args.workers)
+    rate = summary.films / summary.seconds if summary.seconds else 0.0
+    print(
+        f"{summary.films} films: {summary.scored} scored, {summary.failed} failed, {summary.skipped} other files "
+        f"skipped ({rate:.1f} films/s)\nreport: {summary.report}\nfilms: {Path(args.output) / 'films.csv'}"
+    )
+    if summary.failed:
+        print(
+            f"{summary.failed} film(s) could not be scored; their status and reason are in films.csv.", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
 def build_parser() -> ArgumentParser:
     """The ``xray-anomalib`` argument parser with its subcommands."""
     parser = ArgumentParser(prog="xray-anomalib", description=__doc__)
@@ -171,6 +189,19 @@ def build_parser() -> ArgumentParser:
     benchmark.add_argument("--config", type=Path, required=True, help="A benchmark YAML (configs/benchmark/).")
     benchmark.add_argument("--report-only", action="store_true", help="Only rebuild the report from finished runs.")
     commands.add_subcommand("benchmark", benchmark)
+
+    predict = ArgumentParser(description="Score new films with a trained model; write overlays, CSVs and a report.")
+    predict.add_argument(
+        "--model", type=Path, required=True, help="Run folder, OpenVINO export folder, model.xml or a .ckpt."
+    )
+    predict.add_argument("--input", type=Path, required=True, help="A film, a folder of films or a MURA study folder.")
+    predict.add_argument("--output", type=Path, default=Path("predictions"), help="Folder for the report.")
+    predict.add_argument("--backend", choices=["openvino", "torch"], default="openvino")
+    predict.add_argument("--aggregation", choices=["max", "mean"], default="max", help="Film scores -> study score.")
+    predict.add_argument("--device", default="CPU", help="OpenVINO device.")
+    predict.add_argument("--workers", type=int, default=2, help="Threads reading and preprocessing films ahead.")
+    predict.add_argument("--export-dir", type=Path, default=None, help="Where a checkpoint is exported if needed.")
+    commands.add_subcommand("predict", predict)
     return parser
 
 
@@ -186,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "preprocess-sheet": _sheet,
         "models": _models,
         "benchmark": _benchmark,
+        "predict": _predict,
     }
     try:
         code = handlers[args.command](args[args.command])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from anomalib import LearningType
@@ -20,12 +20,17 @@ from torch.nn import functional as F  # noqa: N812
 from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.components.scores import masked_mean
+from xray_anomalib.deploy.settings import DeployableMixin
 from xray_anomalib.visualization import FilmVisualizerMixin
+
+if TYPE_CHECKING:
+    import openvino as ov
+    from anomalib.data import AnomalibDataModule
 
 EXPORT_INPUT_NAMES = ("input", "hand_mask")
 
 
-class XrayAnomalyModule(FilmVisualizerMixin, AnomalibModule):
+class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, AnomalibModule):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 
     The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask, scores and heatmaps are
@@ -41,6 +46,8 @@ class XrayAnomalyModule(FilmVisualizerMixin, AnomalibModule):
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
     """
+
+    takes_hand_mask = True
 
     def __init__(
         self,
@@ -130,6 +137,23 @@ class XrayAnomalyModule(FilmVisualizerMixin, AnomalibModule):
             **kwargs,
         )
         return path
+
+    @staticmethod
+    def _post_training_quantization_ov(model: ov.Model, datamodule: AnomalibDataModule | None = None) -> ov.Model:
+        """INT8 post-training quantization, calibrated on the validation films with their hand masks."""
+        import nncf
+
+        if datamodule is None:
+            msg = "INT8_PTQ compression needs a datamodule whose validation films calibrate the quantization."
+            raise ValueError(msg)
+        datamodule.setup("fit")
+
+        def inputs(batch: Batch) -> list:
+            mask = XrayAnomalyModule.hand_mask_of(batch)
+            mask = torch.ones_like(batch.image[:, :1]) if mask is None else mask
+            return [batch.image.numpy(), mask.numpy()]
+
+        return nncf.quantize(model, nncf.Dataset(datamodule.val_dataloader(), inputs))
 
     def on_validation_epoch_start(self) -> None:
         """Fit a score ensemble on this epoch's normal validation films, before they are scored and thresholded."""

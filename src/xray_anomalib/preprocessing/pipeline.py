@@ -100,6 +100,7 @@ class FilmRecord:
         inverted: Whether the film was flipped because it was stored inverted.
         carrier_found: Whether a carrier was found and cut out.
         n_hands: Number of hand crops.
+        hand_found: False when the segmentation found no hand (the whole film or carrier was kept instead).
     """
 
     status: str = "ok"
@@ -107,6 +108,7 @@ class FilmRecord:
     inverted: bool = False
     carrier_found: bool = False
     n_hands: int = 1
+    hand_found: bool = True
 
     def fall_back(self, reason: str) -> None:
         """Record that a step fell back, and why."""
@@ -136,11 +138,13 @@ class OfflinePipeline:
         record = FilmRecord()
         if film.ndim != 2 or min(film.shape) < 16:
             record.fall_back(f"film of shape {film.shape} is too small to preprocess")
+            record.hand_found = False
             return [HandCrop.whole(film)], record
         if self.settings.variant is Variant.RAW:
             return [HandCrop.whole(film)], record
         if float(film.std()) < 1e-3:
             record.fall_back("blank or constant film")
+            record.hand_found = False
             return [HandCrop.whole(film)], record
         film, inversion = fix_inversion(film)
         record.inverted = inversion["inverted"]
@@ -167,6 +171,7 @@ class OfflinePipeline:
         boxes = hand_boxes(mask) if mask.any() else []
         if not boxes:
             record.fall_back("no hand found; whole carrier kept")
+            record.hand_found = False
             boxes = [(0, 0, film.shape[1], film.shape[0])]
             mask = np.ones(film.shape, bool)
         if not self.settings.split_hands:

@@ -40,10 +40,7 @@ class ResizeLongestSide(v2.Transform):
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Resize one image, mask or bounding box."""
         del params
-        height, width = F.get_size(inpt)
-        scale = self.size / max(height, width)
-        new_size = [max(1, round(height * scale)), max(1, round(width * scale))]
-        return F.resize(inpt, new_size, antialias=self.antialias)
+        return F.resize(inpt, list(letterboxed_size(*F.get_size(inpt), self.size)), antialias=self.antialias)
 
 
 class PadToSquare(v2.Transform):
@@ -71,12 +68,18 @@ class PadToSquare(v2.Transform):
         return F.pad(inpt, [0, 0, self.size - width, self.size - height], fill=self.fill)
 
 
+def letterboxed_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """Height and width of a ``height x width`` image once its longest side is resized to ``size``."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def letterbox(size: int) -> v2.Compose:
     """Resize the longest side to ``size`` and pad to a ``size x size`` square."""
     return v2.Compose([ResizeLongestSide(size), PadToSquare(size)])
 
 
-__all__ = ["PadToSquare", "ResizeLongestSide", "letterbox"]
+__all__ = ["PadToSquare", "ResizeLongestSide", "letterbox", "letterboxed_size"]
 
 
 def _apply_uint16(inpt: Any, operation: Any) -> Any:

@@ -1,0 +1,174 @@
+"""Runners of a trained model: its OpenVINO export (compiled once) or its Lightning checkpoint (torch).
+
+Both take preprocessed films (``N x 3 x S x S`` in ``[0, 1]``) with their hand masks (``N x 1 x S x S``) and give
+the post-processed (normalised) scores and anomaly maps, so they are interchangeable.
+
+A model is named by a run folder (``results/<Model>/<dataset>/<part>/latest``), an export folder, a ``.xml``
+file or a ``.ckpt`` file; :func:`load_runner` finds the files and the deployment settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from xray_anomalib.deploy.settings import CHECKPOINT_KEY, DeploymentError, DeploymentSettings
+
+BACKENDS = ("openvino", "torch")
+CHECKPOINT_IN_RUN = Path("weights/lightning/model.ckpt")
+EXPORT_IN_RUN = Path("weights/openvino/model.xml")
+
+
+@dataclass
+class Scored:
+    """Normalised scores ``(N,)`` and anomaly maps ``(N, S, S)`` of N preprocessed films."""
+
+    scores: np.ndarray
+    maps: np.ndarray
+
+
+class ModelRunner(Protocol):
+    """Scores preprocessed films."""
+
+    def __call__(self, images: np.ndarray, hand_masks: np.ndarray) -> Scored:
+        """Score ``N x 3 x S x S`` films with their ``N x 1 x S x S`` hand masks."""
+
+
+class OpenVinoRunner:
+    """An OpenVINO model compiled once (f32 precision on CPU, so scores match the torch model).
+
+    Args:
+        xml: The exported ``model.xml``.
+        settings: The deployment settings written beside it.
+        device: OpenVINO device.
+    """
+
+    def __init__(self, xml: Path, settings: DeploymentSettings, device: str = "CPU") -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(xml))
+        shape = model.input(0).get_partial_shape()
+        size = settings.image_size
+        if shape[2].is_static and shape[3].is_static and (shape[2].get_length(), shape[3].get_length()) != (size, size):
+            msg = (
+                f"Input size mismatch: {xml} takes {shape[2]}x{shape[3]} films, but its settings letterbox films "
+                f"to {size}x{size}. Was the model trained with a different data.init_args.image_size?"
+            )
+            raise DeploymentError(msg)
+        self.batch = shape[0].get_length() if shape[0].is_static else None
+        self.takes_hand_mask = len(model.inputs) == 2  # film and hand mask
+        config = {"INFERENCE_PRECISION_HINT": "f32"} if device.upper() == "CPU" else {}
+        self.model = core.compile_model(model, device, config)
+
+    def __call__(self, images: np.ndarray, hand_masks: np.ndarray) -> Scored:
+        """Score films, one request per film when the graph has a static batch of one."""
+        step = self.batch or len(images)
+        scores, maps = [], []
+        for start in range(0, len(images), step):
+            inputs = [images[start : start + step]]
+            if self.takes_hand_mask:
+                inputs.append(hand_masks[start : start + step])
+            outputs = {port.get_any_name(): value for port, value in self.model(inputs).items()}
+            scores.append(outputs["pred_score"].reshape(-1))
+            maps.append(outputs["anomaly_map"].reshape(len(inputs[0]), *images.shape[-2:]))
+        return Scored(np.concatenate(scores).astype(np.float32), np.concatenate(maps).astype(np.float32))
+
+
+class TorchRunner:
+    """A Lightning module in eval mode on the CPU.
+
+    Args:
+        module: The trained anomalib module.
+        takes_hand_mask: Whether its forward takes the hand mask.
+    """
+
+    def __init__(self, module: torch.nn.Module, takes_hand_mask: bool) -> None:
+        self.module = module.eval().cpu()
+        self.takes_hand_mask = takes_hand_mask
+
+    @torch.no_grad()
+    def __call__(self, images: np.ndarray, hand_masks: np.ndarray) -> Scored:
+        """Score films in one batch."""
+        image = torch.from_numpy(images)
+        args = (image, torch.from_numpy(hand_masks)) if self.takes_hand_mask else (image,)
+        predictions = self.module(*args)
+        maps = predictions.anomaly_map.reshape(len(images), *images.shape[-2:])
+        return Scored(predictions.pred_score.reshape(-1).float().numpy(), maps.float().numpy())
+
+
+def load_runner(
+    model: str | Path, backend: str = "openvino", device: str = "CPU", export_dir: str | Path | None = None
+) -> tuple[ModelRunner, DeploymentSettings]:
+    """Find the model's files, read its deployment settings and build a runner.
+
+    Args:
+        model: A run folder, an OpenVINO export folder, a ``model.xml`` or a ``.ckpt``.
+        backend: ``openvino`` or ``torch``.
+        device: OpenVINO device (the torch backend runs on the CPU).
+        export_dir: Where a checkpoint is exported when the OpenVINO backend is asked for one and no export is
+            there (by default the run folder, or ``<checkpoint name>_export/`` beside a checkpoint file).
+
+    Raises:
+        FileNotFoundError: When the path does not exist or holds no model.
+        DeploymentError: When settings are missing or do not fit the model.
+    """
+    if backend not in BACKENDS:
+        msg = f"Unknown backend {backend!r}; expected one of {BACKENDS}."
+        raise ValueError(msg)
+    path = Path(model)
+    if not path.exists():
+        msg = f"Model {path} does not exist; expected a run folder, an OpenVINO export folder, model.xml or a .ckpt."
+        raise FileNotFoundError(msg)
+    xml = _find_export(path)
+    if backend == "openvino" and xml is not None:
+        settings = DeploymentSettings.read(xml.parent)
+        return OpenVinoRunner(xml, settings, device), settings
+    checkpoint = _find_checkpoint(path)
+    if checkpoint is None:
+        wanted = "a .ckpt file" if backend == "torch" else "model.xml or a .ckpt file"
+        msg = f"No model in {path}: expected {wanted} (a run folder holds {CHECKPOINT_IN_RUN})."
+        raise FileNotFoundError(msg)
+    module, settings = load_checkpoint(checkpoint)
+    if backend == "torch":
+        return TorchRunner(module, settings.takes_hand_mask), settings
+    if export_dir is None:  # beside the checkpoint: the run's own weights/openvino, or <name>_export/
+        export_dir = path if path.is_dir() else checkpoint.with_name(f"{checkpoint.stem}_export")
+    xml = module.to_openvino(export_dir)
+    return OpenVinoRunner(xml, settings, device), settings
+
+
+def load_checkpoint(path: Path) -> tuple[torch.nn.Module, DeploymentSettings]:
+    """Rebuild a trained module from its checkpoint, with the deployment settings saved in it."""
+    data = torch.load(path, map_location="cpu", weights_only=False)
+    if CHECKPOINT_KEY not in data:
+        msg = (
+            f"{path} holds no deployment settings: the preprocessing the model was trained with is unknown. "
+            "Checkpoints written by xray-anomalib models after training carry them; train the model again."
+        )
+        raise DeploymentError(msg)
+    settings = DeploymentSettings.from_dict(data[CHECKPOINT_KEY], source=str(path))
+    module_name, _, class_name = settings.model_class.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls.load_from_checkpoint(path, map_location="cpu"), settings
+
+
+def _find_export(path: Path) -> Path | None:
+    if path.is_file():
+        return path if path.suffix == ".xml" else None
+    for candidate in (path / "model.xml", path / EXPORT_IN_RUN):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _find_checkpoint(path: Path) -> Path | None:
+    if path.is_file():
+        return path if path.suffix == ".ckpt" else None
+    candidate = path / CHECKPOINT_IN_RUN
+    return candidate if candidate.is_file() else None

@@ -1,0 +1,154 @@
+"""Score every film under a path and write overlays, CSVs and the HTML report, streaming.
+
+Films are read and preprocessed ahead in threads, scored one by one by the model compiled once, and their
+overlays are written by another thread; only one row of numbers per film stays in memory.
+
+Example:
+    >>> summary = predict_folder(Predictor("results/Cae/synthetic_mura/xr_hand/latest"), "films/", "predictions/")
+    ... # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+from rich.progress import Progress
+
+from xray_anomalib.deploy.inputs import FilmInput, find_inputs
+from xray_anomalib.deploy.overlay import draw_overlay, film_to_bgr, thumbnail_jpeg
+from xray_anomalib.deploy.predictor import FilmPrediction, Predictor
+from xray_anomalib.deploy.report import FilmRow, aggregate_studies, write_csv, write_html
+
+OVERLAY_DIR = "overlays"
+THUMBNAIL_DIR = "thumbnails"
+SKIPPED = "skipped"
+
+
+@dataclass
+class PredictionSummary:
+    """What a prediction run did.
+
+    Attributes:
+        films: Films found (skipped files not counted).
+        scored: Films scored.
+        failed: Films not scored (unreadable, no hand, error), each listed with its reason.
+        skipped: Files that are not films.
+        seconds: Wall time of the run.
+        stage_seconds: Time per stage summed over films (read, preprocess, infer, map_back, overlay).
+        report: The HTML report.
+    """
+
+    films: int
+    scored: int
+    failed: int
+    skipped: int
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    report: Path | None = None
+
+
+def predict_folder(
+    predictor: Predictor,
+    source: str | Path,
+    output: str | Path,
+    aggregation: str = "max",
+    workers: int = 2,
+    progress: bool = True,
+) -> PredictionSummary:
+    """Score the films under ``source`` into ``output``.
+
+    Args:
+        predictor: The model and its preprocessing.
+        source: A film, a folder of films, or a MURA study or patient folder.
+        output: Folder for ``films.csv``, ``studies.csv``, ``report.html``, ``overlays/`` and ``thumbnails/``.
+        aggregation: How film scores make a study score: ``max`` or ``mean``.
+        workers: Threads reading and preprocessing films ahead of the model.
+        progress: Show a progress bar.
+    """
+    start = time.perf_counter()
+    films, skipped = find_inputs(source)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    stage_seconds: dict[str, float] = defaultdict(float)
+    rows = [FilmRow(item.study, item.name, str(item.path), SKIPPED, item.skip_reason) for item in skipped]
+    with ThreadPoolExecutor(max_workers=1) as writer, Progress(disable=not progress) as bar:
+        task = bar.add_task(f"Scoring {len(films)} films", total=len(films))
+        pending: list[Future] = []
+        predictions = predictor.predict_many((item.path for item in films), workers=workers)
+        for item, prediction in zip(films, predictions, strict=True):
+            for stage, seconds in prediction.timings.items():
+                stage_seconds[stage] += seconds
+            pending.append(writer.submit(_write_film, item, prediction, output, predictor.settings.pixel_threshold))
+            while len(pending) > 2 * workers or (pending and pending[0].done()):
+                row, seconds = pending.pop(0).result()
+                rows.append(row)
+                stage_seconds["overlay"] += seconds
+            bar.advance(task)
+        for future in pending:
+            row, seconds = future.result()
+            rows.append(row)
+            stage_seconds["overlay"] += seconds
+    rows.sort(key=lambda row: (row.study, row.film))
+    studies = aggregate_studies(rows, aggregation, predictor.settings.image_threshold)
+    write_csv(rows, output / "films.csv")
+    write_csv(studies, output / "studies.csv")
+    scored = sum(row.status == "ok" for row in rows)
+    summary = PredictionSummary(
+        films=len(films),
+        scored=scored,
+        failed=len(films) - scored,
+        skipped=len(skipped),
+        seconds=time.perf_counter() - start,
+        stage_seconds=dict(stage_seconds),
+    )
+    settings = predictor.settings
+    preprocessing = settings.preprocessing.variant.value if settings.preprocessing else "none (films as they are)"
+    summary.report = write_html(
+        output / "report.html",
+        studies,
+        rows,
+        title=f"Anomaly report: {source}",
+        summary={
+            "model": settings.model_class,
+            "preprocessing": preprocessing,
+            "film transform": (settings.film_transform or {}).get("class_path", "none"),
+            "input size": f"{settings.image_size} px",
+            "threshold": f"{settings.image_threshold:.3f} (normalised score; above it a film is anomalous)",
+            "study score": aggregation,
+            "films": f"{summary.films} ({summary.scored} scored, {summary.failed} failed, {summary.skipped} skipped)",
+        },
+    )
+    return summary
+
+
+def _write_film(item: FilmInput, prediction: FilmPrediction, output: Path, threshold: float) -> tuple[FilmRow, float]:
+    """Write one film's overlay and thumbnails; return its CSV row and the seconds it took."""
+    start = time.perf_counter()
+    row = FilmRow(item.study, item.name, str(item.path), prediction.status, prediction.message)
+    if prediction.film is not None:
+        original = film_to_bgr(prediction.film)
+        row.original_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.original.jpg", thumbnail_jpeg(original))
+    if prediction.ok:
+        overlay = draw_overlay(prediction.film, prediction.anomaly_map, threshold, prediction.peak)
+        ok, encoded = cv2.imencode(".png", overlay)
+        if not ok:
+            msg = f"OpenCV could not encode the overlay of {item.path}"
+            raise RuntimeError(msg)
+        row.overlay = _save(output, f"{OVERLAY_DIR}/{item.name}.overlay.png", encoded.tobytes())
+        row.overlay_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.overlay.jpg", thumbnail_jpeg(overlay))
+        row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
+        row.peak_x, row.peak_y = prediction.peak
+    return row, time.perf_counter() - start
+
+
+def _save(output: Path, relative: str, data: bytes) -> str:
+    """Write ``data`` to ``output / relative`` and return ``relative``."""
+    path = output / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return relative

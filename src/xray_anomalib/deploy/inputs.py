@@ -1,0 +1,67 @@
+"""Find the films to score under a file, a folder or a MURA study folder, grouped by study."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+FILM_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom", ""})  # DICOM often has none
+
+
+@dataclass(frozen=True)
+class FilmInput:
+    """One file found under the input.
+
+    Attributes:
+        path: The file.
+        name: Its path relative to the input folder (its name for a single file), used to name outputs.
+        study: The study it belongs to: its folder relative to the input (MURA: ``patient/study``), or the
+            input folder's own name for files directly in it.
+        skip_reason: Why it is not scored, for files that are not films; empty for films.
+    """
+
+    path: Path
+    name: str
+    study: str
+    skip_reason: str = ""
+
+
+def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
+    """Films under ``source`` (sorted), and the other files found there (reported as skipped, never dropped).
+
+    Symbolic links to folders are not followed, so a link loop cannot make the walk endless.
+
+    Raises:
+        FileNotFoundError: When ``source`` does not exist or holds no file at all.
+    """
+    source = Path(source)
+    if source.is_file():
+        found = [FilmInput(source, source.name, source.parent.name or ".")]
+    elif source.is_dir():
+        found = []
+        for folder, subfolders, files in os.walk(source):
+            subfolders.sort()
+            relative = Path(folder).relative_to(source)
+            study = source.resolve().name if relative == Path() else relative.as_posix()
+            links = [name for name in subfolders if (Path(folder) / name).is_symlink()]
+            found += [
+                FilmInput(Path(folder) / name, (relative / name).as_posix(), study, "a link to a folder, not followed")
+                for name in links
+            ]
+            found += [FilmInput(Path(folder) / name, (relative / name).as_posix(), study) for name in sorted(files)]
+    else:
+        msg = f"Input {source} does not exist; expected a film, a folder of films or a MURA study folder."
+        raise FileNotFoundError(msg)
+    if not found:
+        msg = f"No files under {source}; expected films ({', '.join(sorted(FILM_SUFFIXES - {''}))} or DICOM)."
+        raise FileNotFoundError(msg)
+    films, skipped = [], []
+    for item in found:
+        if item.skip_reason:
+            skipped.append(item)
+        elif item.path.name.startswith(".") or item.path.suffix.lower() not in FILM_SUFFIXES:
+            skipped.append(replace(item, skip_reason="not a film (hidden file or not a film suffix)"))
+        else:
+            films.append(item)
+    return films, skipped

@@ -1,0 +1,234 @@
+"""Score new films with a trained model: read, preprocess as in training, infer, map the heatmap back.
+
+Example:
+    >>> predictor = Predictor("results/Cae/synthetic_mura/xr_hand/latest")
+    >>> prediction = predictor.predict("patient00001/study1_positive/image1.png")  # doctest: +SKIP
+    >>> prediction.score, prediction.label, prediction.anomaly_map.shape  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torchvision.tv_tensors import Image, Mask
+
+from xray_anomalib.data.film_io import FilmReadError, read_film
+from xray_anomalib.deploy.backends import ModelRunner, load_runner
+from xray_anomalib.deploy.settings import DeploymentSettings
+from xray_anomalib.preprocessing.pipeline import FilmRecord, HandCrop
+from xray_anomalib.preprocessing.transforms import letterbox, letterboxed_size
+
+STAGES = ("read", "preprocess", "infer", "map_back")
+
+
+class FilmStatus:
+    """Per-film outcomes; every status but ``ok`` counts as a failure."""
+
+    OK = "ok"
+    UNREADABLE = "unreadable"
+    NO_HAND = "no_hand"
+    ERROR = "error"
+
+
+@dataclass
+class FilmPrediction:
+    """The outcome for one film.
+
+    Attributes:
+        path: The film's path.
+        status: One of :class:`FilmStatus`.
+        message: What went wrong (empty when ``ok``), or a note on preprocessing fallbacks.
+        score: Normalised film score (the highest of its hands); ``None`` unless ``ok``.
+        label: Whether the score is above the model's threshold.
+        n_hands: Hand crops scored.
+        film: The film as read (``H x W`` float in ``[0, 1]``).
+        anomaly_map: The normalised heatmap on the film's own geometry (``H x W``), 0 outside the hand crops.
+        peak: ``(x, y)`` of the heatmap's highest point on the film.
+        timings: Seconds spent per stage.
+    """
+
+    path: str
+    status: str
+    message: str = ""
+    score: float | None = None
+    label: bool | None = None
+    n_hands: int = 0
+    film: np.ndarray | None = None
+    anomaly_map: np.ndarray | None = None
+    peak: tuple[int, int] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the film was scored."""
+        return self.status == FilmStatus.OK
+
+
+@dataclass
+class PreparedFilm:
+    """A film read and preprocessed, ready for the model."""
+
+    path: str
+    film: np.ndarray
+    crops: list[HandCrop]
+    record: FilmRecord
+    images: np.ndarray
+    hand_masks: np.ndarray
+    timings: dict[str, float]
+
+
+class Predictor:
+    """Scores films with a trained model, preprocessing them exactly as its training films were.
+
+    Args:
+        model: A run folder (``results/<Model>/<dataset>/<part>/latest``), an OpenVINO export folder or
+            ``model.xml`` (with ``xray_deployment.json`` beside it), or a ``.ckpt``; or a ready
+            :class:`~xray_anomalib.deploy.backends.ModelRunner` together with ``settings``.
+        backend: ``openvino`` (compiled once) or ``torch``.
+        device: OpenVINO device.
+        settings: The deployment settings, only with a runner as ``model``.
+        export_dir: Where a checkpoint is exported for the OpenVINO backend when it has no export yet.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | ModelRunner,
+        backend: str = "openvino",
+        device: str = "CPU",
+        settings: DeploymentSettings | None = None,
+        export_dir: str | Path | None = None,
+    ) -> None:
+        if isinstance(model, str | Path):
+            self.runner, self.settings = load_runner(model, backend, device, export_dir)
+        elif settings is None:
+            msg = "A model runner needs its deployment settings."
+            raise ValueError(msg)
+        else:
+            self.runner, self.settings = model, settings
+        self.pipeline = self.settings.pipeline()
+        self.film_transform = self.settings.build_film_transform()
+        self.letterbox = letterbox(self.settings.image_size)
+
+    def predict(self, path: str | Path) -> FilmPrediction:
+        """Score one film."""
+        prepared = self.prepare(path)
+        return prepared if isinstance(prepared, FilmPrediction) else self.infer(prepared)
+
+    def predict_many(
+        self, paths: Iterable[str | Path], workers: int = 2, prefetch: int = 4
+    ) -> Iterator[FilmPrediction]:
+        """Score films in order, reading and preprocessing ahead in threads while the model runs.
+
+        At most ``prefetch`` films per worker are held in memory at a time, however many films there are.
+        """
+        window = max(1, workers * prefetch)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: list[Future] = []
+            for path in paths:
+                pending.append(pool.submit(self.prepare, path))
+                if len(pending) >= window:
+                    yield self._finish(pending.pop(0))
+            while pending:
+                yield self._finish(pending.pop(0))
+
+    def _finish(self, future: Future) -> FilmPrediction:
+        prepared = future.result()
+        if isinstance(prepared, FilmPrediction):
+            return prepared
+        try:
+            return self.infer(prepared)
+        except (RuntimeError, ValueError) as error:  # reported per film; the run goes on
+            return FilmPrediction(prepared.path, FilmStatus.ERROR, f"inference failed: {error}", film=prepared.film)
+
+    def prepare(self, path: str | Path) -> PreparedFilm | FilmPrediction:
+        """Read and preprocess one film; a failed film comes back as its :class:`FilmPrediction`."""
+        timings = {}
+        start = time.perf_counter()
+        try:
+            film = read_film(path).pixels
+        except FilmReadError as error:
+            return FilmPrediction(str(path), FilmStatus.UNREADABLE, error.reason)
+        timings["read"] = time.perf_counter() - start
+        start = time.perf_counter()
+        try:
+            crops, record = self.pipeline(film)
+        except (cv2.error, ValueError) as error:
+            return FilmPrediction(str(path), FilmStatus.ERROR, f"preprocessing failed: {error}", film=film)
+        if not record.hand_found:
+            message = "preprocessing found no hand on this film; it is not scored"
+            return FilmPrediction(str(path), FilmStatus.NO_HAND, message, film=film)
+        images, hand_masks = zip(*(self._model_input(crop) for crop in crops), strict=True)
+        timings["preprocess"] = time.perf_counter() - start
+        return PreparedFilm(str(path), film, crops, record, np.stack(images), np.stack(hand_masks), timings)
+
+    def _model_input(self, crop: HandCrop) -> tuple[np.ndarray, np.ndarray]:
+        """One crop as the model's ``3 x S x S`` input and ``1 x S x S`` hand mask, as the dataset builds them."""
+        image = Image(torch.from_numpy(crop.image).unsqueeze(0).expand(3, -1, -1).contiguous())
+        if self.film_transform is not None:
+            image = self.film_transform(image)
+        image, hand_mask = self.letterbox(image, Mask(torch.from_numpy(crop.hand_mask).unsqueeze(0)))
+        return image.numpy().astype(np.float32), hand_mask.numpy().astype(np.float32)
+
+    def infer(self, prepared: PreparedFilm) -> FilmPrediction:
+        """Run the model on a prepared film and map its heatmap back onto the film."""
+        timings = dict(prepared.timings)
+        start = time.perf_counter()
+        scored = self.runner(prepared.images, prepared.hand_masks)
+        timings["infer"] = time.perf_counter() - start
+        start = time.perf_counter()
+        anomaly_map = film_anomaly_map(scored.maps, prepared.crops, prepared.film.shape)
+        peak_y, peak_x = np.unravel_index(int(np.argmax(anomaly_map)), anomaly_map.shape)
+        timings["map_back"] = time.perf_counter() - start
+        score = float(scored.scores.max())
+        return FilmPrediction(
+            prepared.path,
+            FilmStatus.OK,
+            "; ".join(prepared.record.reasons),
+            score=score,
+            label=score > self.settings.image_threshold,
+            n_hands=len(prepared.crops),
+            film=prepared.film,
+            anomaly_map=anomaly_map,
+            peak=(int(peak_x), int(peak_y)),
+            timings=timings,
+        )
+
+
+def film_anomaly_map(maps: np.ndarray, crops: list[HandCrop], film_shape: tuple[int, int]) -> np.ndarray:
+    """Map each crop's letterboxed heatmap back onto the original film and keep the highest value per pixel.
+
+    Each map loses the padding of its letterbox, is resized to its crop and warped through the inverse of the
+    crop's film-to-crop matrix (carrier deskew and crop offset); pixels no crop covers are 0.
+
+    Args:
+        maps: ``(N, S, S)`` heatmaps of the N crops.
+        crops: The crops, with their film-to-crop matrices.
+        film_shape: ``(H, W)`` of the original film.
+    """
+    height, width = film_shape
+    result = np.zeros(film_shape, np.float32)
+    for anomaly_map, crop in zip(maps, crops, strict=True):
+        crop_height, crop_width = crop.image.shape
+        inner_height, inner_width = letterboxed_size(crop_height, crop_width, anomaly_map.shape[0])
+        on_crop = cv2.resize(
+            np.ascontiguousarray(anomaly_map[:inner_height, :inner_width]),
+            (crop_width, crop_height),
+            interpolation=cv2.INTER_LINEAR,
+        )
+        on_film = cv2.warpAffine(
+            on_crop,
+            crop.matrix,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        np.maximum(result, on_film, out=result)
+    return result

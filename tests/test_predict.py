@@ -1,0 +1,238 @@
+"""``xray-anomalib predict`` end to end: a trained model scores a mixed folder of films and writes its report."""
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from anomalib.engine import Engine
+from films import write_dicom
+
+from xray_anomalib.cli import main
+from xray_anomalib.data import Mura
+from xray_anomalib.data.film_io import read_film
+from xray_anomalib.deploy import DeploymentError, Predictor
+from xray_anomalib.deploy.report import FilmRow, StudyRow, write_html
+from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
+from xray_anomalib.registry import build_model
+
+CHROMIUM = shutil.which("chromium")
+IMAGE_SIZE = 64
+EXPECTED_STATUS = {
+    "negative/image1.png": "ok",
+    "positive/image1.png": "ok",
+    "encodings/film16.png": "ok",
+    "encodings/film.jpg": "ok",
+    "encodings/film.dcm": "ok",
+    "bad/truncated.png": "unreadable",
+    "bad/empty.png": "unreadable",
+    "bad/text.png": "unreadable",
+    "bad/blank.png": "no_hand",
+    "bad/notes.txt": "skipped",
+}
+
+
+def _datamodule(root: Path, cache: Path) -> Mura:
+    return Mura(
+        root=root,
+        image_size=IMAGE_SIZE,
+        mask_dir="masks",
+        preprocessing=PreprocessingSettings("full"),
+        film_transform=HistogramEqualization(),
+        cache_dir=cache,
+        train_batch_size=8,
+        eval_batch_size=8,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_run(synthetic_root: Path, preprocessed_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run folder of a tiny CAE trained for one epoch with full preprocessing and equalisation."""
+    model = build_model(
+        "cae", image_size=IMAGE_SIZE, channels=[8, 16, 32], bottleneck_channels=32, score="topk", top_k=50
+    )
+    engine = Engine(
+        max_epochs=1, default_root_dir=tmp_path_factory.mktemp("run"), enable_progress_bar=False, logger=False
+    )
+    engine.fit(model=model, datamodule=_datamodule(synthetic_root, preprocessed_cache))
+    return Path(engine.trainer.checkpoint_callback.best_model_path).parents[2]
+
+
+@pytest.fixture(scope="module")
+def film_folder(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Good films in four encodings, and every kind of bad input, in study folders."""
+    folder = tmp_path_factory.mktemp("films")
+    valid = synthetic_root / "valid" / "XR_HAND"
+    for label in ("negative", "positive"):
+        film = next(iter(sorted(valid.glob(f"*/study*_{label}/image1.png"))))
+        (folder / label).mkdir()
+        shutil.copy(film, folder / label / "image1.png")
+    pixels = cv2.imread(str(folder / "negative" / "image1.png"), cv2.IMREAD_GRAYSCALE).astype(np.float64) / 255
+    (folder / "encodings").mkdir()
+    cv2.imwrite(str(folder / "encodings" / "film16.png"), np.round(pixels * 65535).astype(np.uint16))
+    cv2.imwrite(str(folder / "encodings" / "film.jpg"), np.round(pixels * 255).astype(np.uint8))
+    write_dicom(folder / "encodings" / "film.dcm", np.round(pixels * 4095), "MONOCHROME2")
+    bad = folder / "bad"
+    bad.mkdir()
+    data = (folder / "positive" / "image1.png").read_bytes()
+    (bad / "truncated.png").write_bytes(data[: len(data) // 2])
+    (bad / "empty.png").write_bytes(b"")
+    (bad / "text.png").write_text("not a film")
+    cv2.imwrite(str(bad / "blank.png"), np.full((96, 80), 128, np.uint8))
+    (bad / "notes.txt").write_text("a note")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def prediction(trained_run: Path, film_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    """Exit code and output folder of ``xray-anomalib predict`` on the mixed folder (OpenVINO backend)."""
+    output = tmp_path_factory.mktemp("predictions")
+    code = main(["predict", "--model", str(trained_run), "--input", str(film_folder), "--output", str(output)])
+    return code, output
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.slow
+def test_predict_reports_every_film_with_its_status(prediction: tuple[int, Path], film_folder: Path) -> None:
+    code, output = prediction
+    assert code == 1  # some films failed
+    films = {row["film"]: row for row in _rows(output / "films.csv")}
+    assert {name: row["status"] for name, row in films.items()} == EXPECTED_STATUS
+    assert "truncated" in films["bad/truncated.png"]["message"]
+    assert "empty" in films["bad/empty.png"]["message"]
+    for name, row in films.items():
+        if row["status"] != "ok":
+            assert row["score"] == ""
+            continue
+        overlay = cv2.imread(str(output / row["overlay"]))
+        assert (
+            overlay.shape[:2] == read_film(film_folder / name).pixels.shape
+        )  # the heatmap lies on the original geometry
+        assert 0 <= float(row["score"]) <= 1
+    # the same film in 8-bit PNG, 16-bit PNG, JPEG and 12-bit DICOM scores alike
+    scores = [float(films[name]["score"]) for name in EXPECTED_STATUS if name.startswith(("negative", "encodings"))]
+    assert max(scores) - min(scores) < 0.03
+    studies = {row["study"]: row for row in _rows(output / "studies.csv")}
+    assert studies["bad"]["scored"] == "0"
+    assert studies["bad"]["failed"] == "4"
+    assert float(studies["encodings"]["score"]) == max(
+        float(films[f"encodings/{n}"]["score"]) for n in ("film16.png", "film.jpg", "film.dcm")
+    )
+
+
+@pytest.mark.slow
+def test_export_carries_the_training_settings(prediction: tuple[int, Path], trained_run: Path) -> None:
+    settings = json.loads((trained_run / "weights" / "openvino" / "xray_deployment.json").read_text())
+    assert settings["preprocessing"] == {"variant": "full", "split_hands": True}
+    assert settings["film_transform"]["class_path"].endswith("HistogramEqualization")
+    assert settings["image_size"] == IMAGE_SIZE
+    assert settings["takes_hand_mask"] is True
+
+
+@pytest.mark.slow
+def test_predictor_scores_as_the_trained_model_did(
+    trained_run: Path, synthetic_root: Path, preprocessed_cache: Path
+) -> None:
+    """The predictor's own preprocessing of a raw film gives the score the model gave the cached training crop."""
+    datamodule = _datamodule(synthetic_root, preprocessed_cache)
+    datamodule.setup()
+    torch_predictor = Predictor(trained_run, backend="torch")
+    openvino_predictor = Predictor(trained_run, backend="openvino")
+    module = torch_predictor.runner.module
+    samples = datamodule.test_data.samples
+    single = samples[~samples["film_path"].duplicated(keep=False)].head(6)  # films with one hand crop
+    for index in single.index:
+        item = datamodule.test_data[samples.index.get_loc(index)]
+        with torch.no_grad():
+            expected = module(item.image.unsqueeze(0), item.hand_mask.reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE).float())
+        film = samples.loc[index, "film_path"]
+        by_torch = torch_predictor.predict(film)
+        by_openvino = openvino_predictor.predict(film)
+        assert by_torch.score == pytest.approx(float(expected.pred_score), abs=2e-3)
+        assert by_openvino.score == pytest.approx(by_torch.score, abs=1e-4)
+        np.testing.assert_allclose(by_openvino.anomaly_map, by_torch.anomaly_map, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_missing_settings_and_size_mismatch_are_refused(trained_run: Path, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    shutil.copytree(trained_run / "weights" / "openvino", export)
+    settings = json.loads((export / "xray_deployment.json").read_text())
+    (export / "xray_deployment.json").write_text(json.dumps(settings | {"image_size": 2 * IMAGE_SIZE}))
+    with pytest.raises(DeploymentError, match="Input size mismatch"):
+        Predictor(export)
+    (export / "xray_deployment.json").unlink()
+    with pytest.raises(DeploymentError, match="preprocessing the model was trained with is unknown"):
+        Predictor(export)
+    assert main(["predict", "--model", str(export), "--input", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
+
+
+def _screenshot_path(page: Path, target: Path) -> Path:
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={target.parent / 'chromium-profile'}",
+            "--window-size=1200,1600",
+            f"--screenshot={target}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return target
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_images_render_in_a_browser(tmp_path: Path) -> None:
+    """Thumbnails embedded in the page are drawn by a real browser: solid colours show up where they are."""
+    colours = {"original": (255, 0, 255), "overlay": (255, 255, 0)}  # BGR magenta and cyan
+    for name, colour in colours.items():
+        cv2.imwrite(str(tmp_path / f"{name}.jpg"), np.full((200, 160, 3), colour, np.uint8))
+    films = [
+        FilmRow("s", "s/1.png", "", "ok", score=0.7, original_thumbnail="original.jpg", overlay_thumbnail="overlay.jpg")
+    ]
+    page = write_html(tmp_path / "report.html", [StudyRow("s", 1, 1, 0, 0.7, True, "max")], films, "test", {})
+    shot = cv2.imread(str(_screenshot_path(page, tmp_path / "shot.png"))).astype(int)
+    for colour in colours.values():
+        area = (np.abs(shot - np.array(colour)).sum(axis=2) < 60).sum()
+        assert area > 0.8 * 200 * 160  # each thumbnail drawn in full
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_prediction_report_renders_its_films(prediction: tuple[int, Path], tmp_path: Path) -> None:
+    """The page's dark pixels grow by the thumbnails' own dark pixels (film backgrounds) over the page without them."""
+    _, output = prediction
+    page = (output / "report.html").read_text()
+    bare = output / "bare.html"
+    bare.write_text(re.sub(r"<img [^>]*>", "", page))
+    dark_with = (cv2.imread(str(_screenshot_path(output / "report.html", tmp_path / "with.png")), 0) < 40).sum()
+    dark_without = (cv2.imread(str(_screenshot_path(bare, tmp_path / "without.png")), 0) < 40).sum()
+    thumbnails = [
+        cv2.imread(str(output / row[column]), 0)
+        for row in _rows(output / "films.csv")
+        for column in ("original_thumbnail", "overlay_thumbnail")
+        if row[column]
+    ]
+    assert len(thumbnails) == 2 * 5 + 1  # five films scored, and the blank film shown without an overlay
+    expected = sum((thumbnail < 40).sum() for thumbnail in thumbnails)
+    assert dark_with - dark_without > 0.8 * expected
