@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 OVERLAY_ALPHA = 0.6  # opacity of the heatmap where it reaches the threshold
+FADE_IN = 0.8  # the heatmap fades in from this share of the threshold
 THUMBNAIL_SIDE = 320
 PEAK_COLOUR = (255, 255, 255)
 OUTLINE_COLOUR = (255, 255, 255)
@@ -22,8 +23,8 @@ def draw_overlay(
 ) -> np.ndarray:
     """The film with its heatmap, the outline of the region above the threshold, and a ring around the peak.
 
-    The heatmap fades in from half the threshold and is fully tinted at the threshold, so a normal hand stays
-    readable and the anomalous region stands out.
+    The heatmap fades in from 80% of the threshold and is fully tinted at the threshold, so a normal hand stays
+    readable and the regions near or above the threshold stand out.
 
     Args:
         film: ``H x W`` film in ``[0, 1]``.
@@ -33,8 +34,8 @@ def draw_overlay(
     """
     base = film_to_bgr(film).astype(np.float32)
     heat = cv2.applyColorMap(np.round(np.clip(anomaly_map, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    half = threshold / 2
-    weight = OVERLAY_ALPHA * np.clip((anomaly_map - half) / max(half, 1e-6), 0, 1)[..., None]
+    start = FADE_IN * threshold
+    weight = OVERLAY_ALPHA * np.clip((anomaly_map - start) / max(threshold - start, 1e-6), 0, 1)[..., None]
     overlay = np.round(base * (1 - weight) + heat.astype(np.float32) * weight).astype(np.uint8)
     line = max(1, round(max(film.shape) / 300))
     above = (anomaly_map > threshold).astype(np.uint8)

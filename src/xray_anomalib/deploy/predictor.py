@@ -49,7 +49,7 @@ class FilmPrediction:
         label: Whether the score is above the model's threshold.
         n_hands: Hand crops scored.
         film: The film as read (``H x W`` float in ``[0, 1]``).
-        anomaly_map: The normalised heatmap on the film's own geometry (``H x W``), 0 outside the hand crops.
+        anomaly_map: The normalised heatmap on the film's own geometry (``H x W``), 0 outside the hands.
         peak: ``(x, y)`` of the heatmap's highest point on the film.
         timings: Seconds spent per stage.
     """
@@ -183,7 +183,8 @@ class Predictor:
         scored = self.runner(prepared.images, prepared.hand_masks)
         timings["infer"] = time.perf_counter() - start
         start = time.perf_counter()
-        anomaly_map = film_anomaly_map(scored.maps, prepared.crops, prepared.film.shape)
+        on_hands = scored.maps * prepared.hand_masks[:, 0]  # the heatmap is defined on the hand only
+        anomaly_map = film_anomaly_map(on_hands, prepared.crops, prepared.film.shape)
         peak_y, peak_x = np.unravel_index(int(np.argmax(anomaly_map)), anomaly_map.shape)
         timings["map_back"] = time.perf_counter() - start
         score = float(scored.scores.max())
