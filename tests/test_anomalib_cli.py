@@ -56,6 +56,7 @@ def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: P
         cwd=tmp_path,
     )
     assert (run / "weights" / "openvino" / "model.xml").is_file()
+    assert (run / "weights" / "openvino" / "xray_deployment.json").is_file()  # settings read from the checkpoint
 
 
 @pytest.mark.slow

@@ -172,7 +172,10 @@ class Mura(AnomalibDataModule):
                 "Is root the MURA-v1.1 folder that holds the CSVs and the train/valid folders?"
             )
             raise FileNotFoundError(msg)
+        outside = _outside_root(manifest["image_path"], self.root)
+        manifest = manifest[~manifest["image_path"].isin(outside["image_path"])]
         samples = self._preprocess(manifest)
+        self.rejected_films = pd.concat([outside, self.rejected_films], ignore_index=True)
         if len(self.rejected_films):
             logger.warning(
                 "%d of %d films cannot be read and are left out (listed in %s): first %s",
@@ -242,3 +245,11 @@ class Mura(AnomalibDataModule):
         manifest = patient_wise_split(index, seed=self.seed, mode=self.split_mode)
         check_patient_wise(manifest)
         return manifest
+
+
+def _outside_root(paths: pd.Series, root: Path) -> pd.DataFrame:
+    """Films whose real path (symbolic links followed) lies outside ``root``: they are never read."""
+    real_root = root.resolve()
+    outside = [path for path in paths if not Path(path).resolve().is_relative_to(real_root)]
+    reason = f"the file resolves outside the dataset root {real_root} (a symbolic link); it is not read"
+    return pd.DataFrame({"image_path": outside, "reason": [f"{path}: {reason}" for path in outside]})

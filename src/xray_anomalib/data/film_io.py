@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
+MAX_FILM_PIXELS = 2**26  # 8192 x 8192: larger "films" are refused before decoding (decompression bombs)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class FilmReadError(OSError):
@@ -78,10 +80,16 @@ def _is_dicom(path: Path, data: bytes) -> bool:
 
 
 def _read_raster(path: Path, data: bytes) -> Film:
+    if data.startswith(PNG_SIGNATURE) and len(data) >= 24:
+        _check_size(path, *struct.unpack(">II", data[16:24]))
     buffer = np.frombuffer(data, dtype=np.uint8)
-    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    try:
+        pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:
+        raise FilmReadError(path, f"OpenCV refused to decode it ({str(error).strip().splitlines()[-1]})") from error
     if pixels is None:
         raise FilmReadError(path, "not a readable image (corrupt, truncated, or not an image format OpenCV knows)")
+    _check_size(path, pixels.shape[1], pixels.shape[0])
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     gray = _to_gray(pixels)
     if gray.dtype == np.uint8:
@@ -93,6 +101,12 @@ def _read_raster(path: Path, data: bytes) -> Film:
     _check_truncation(path, buffer)
     scaled = np.clip(gray.astype(np.float32) / float(2**bit_depth - 1), 0.0, 1.0)
     return Film(pixels=scaled, bit_depth=bit_depth, source_channels=channels)
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_FILM_PIXELS:
+        msg = f"{width}x{height} pixels is larger than any film ({MAX_FILM_PIXELS} pixels at most); not decoded"
+        raise FilmReadError(path, msg)
 
 
 def _to_gray(pixels: np.ndarray) -> np.ndarray:
@@ -134,14 +148,16 @@ def _check_truncation(path: Path, buffer: np.ndarray) -> None:
 
 def _read_dicom(path: Path, data: bytes) -> Film:
     import pydicom
-    from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut
 
     try:
         dataset = pydicom.dcmread(io.BytesIO(data))
+        _check_size(path, int(dataset.get("Columns", 0)), int(dataset.get("Rows", 0)))
         stored = dataset.pixel_array
-    except (InvalidDicomError, AttributeError, ValueError, TypeError, KeyError, EOFError, OSError) as error:
-        raise FilmReadError(path, f"malformed DICOM ({error})") from error
+    except FilmReadError:
+        raise
+    except Exception as error:  # pydicom raises many kinds on broken files; each means the same to us
+        raise FilmReadError(path, f"malformed DICOM ({type(error).__name__}: {error})") from error
     if stored.ndim != 2:
         raise FilmReadError(path, f"expected a single-frame grayscale DICOM, got pixel array of shape {stored.shape}")
     bits = int(dataset.get("BitsStored", stored.dtype.itemsize * 8))

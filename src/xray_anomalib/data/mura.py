@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,8 @@ import pandas as pd
 
 BODY_PARTS = ("XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST")
 MURA_PARTS = ("train", "valid")
+logger = logging.getLogger(__name__)
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".tif", ".tiff")
 INDEX_COLUMNS = ("patient_id", "study_id", "study_label", "body_part", "mura_part", "rel_path", "image_path")
 
@@ -184,9 +187,10 @@ def _rows_from_csv(images_csv: Path, studies_csv: Path, part: str) -> pd.DataFra
 
 
 def _rows_from_folders(root: Path, part: str) -> pd.DataFrame:
-    records = []
-    for path in sorted((root / part).glob("XR_*/patient*/*/*")):
+    records, ignored = [], []
+    for path in sorted((root / part).glob("XR_*/patient*/*/*")):  # fixed depth: link loops cannot recurse
         if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+            ignored.append(path)
             continue
         rel = PurePosixPath(path.relative_to(root).as_posix())
         match = _STUDY_RE.match(rel.parts[3])
@@ -196,6 +200,13 @@ def _rows_from_folders(root: Path, part: str) -> pd.DataFrame:
             )
             raise MuraLayoutError(msg)
         records.append(_record(rel, part, int(match.group(1) == "positive")))
+    if ignored:
+        logger.warning(
+            "%d entries in the study folders of %s are not film files and are ignored, e.g. %s",
+            len(ignored),
+            root / part,
+            ignored[0],
+        )
     if not records:
         layout = f"{part}/XR_<BODY_PART>/patient<ID>/study<N>_<label>/image<K>.png"
         msg = f"No images under {root / part}; expected '{layout}'."

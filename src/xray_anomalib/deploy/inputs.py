@@ -30,7 +30,8 @@ class FilmInput:
 def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
     """Films under ``source`` (sorted), and the other files found there (reported as skipped, never dropped).
 
-    Symbolic links to folders are not followed, so a link loop cannot make the walk endless.
+    Symbolic links to folders are not followed, so a link loop cannot make the walk endless, and files that
+    resolve outside the input folder (links) are not read.
 
     Raises:
         FileNotFoundError: When ``source`` does not exist or holds no file at all.
@@ -57,9 +58,12 @@ def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
         msg = f"No files under {source}; expected films ({', '.join(sorted(FILM_SUFFIXES - {''}))} or DICOM)."
         raise FileNotFoundError(msg)
     films, skipped = [], []
+    real_source = (source if source.is_dir() else source.parent).resolve()
     for item in found:
         if item.skip_reason:
             skipped.append(item)
+        elif not item.path.resolve().is_relative_to(real_source):
+            skipped.append(replace(item, skip_reason=f"a link to a file outside {real_source}, not read"))
         elif item.path.name.startswith(".") or item.path.suffix.lower() not in FILM_SUFFIXES:
             skipped.append(replace(item, skip_reason="not a film (hidden file or not a film suffix)"))
         else:
