@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
@@ -95,3 +96,25 @@ def test_ensemble_config_combines_trained_members(
     config = str(REPO / "configs" / "ensemble.yaml")
     output = _anomalib("train", "--config", config, "--model.init_args.members", members, *data, cwd=tmp_path)
     assert "image_AUROC" in output and "pixel_AUROC" in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "model_args"),
+    [("cae", TINY[: TINY.index("--data.init_args.image_size")]), ("padim", ["--model.init_args.image_size", "64"])],
+)
+def test_the_same_config_trains_the_same_model_twice(
+    name: str, model_args: list[str], synthetic_root: Path, tmp_path: Path
+) -> None:
+    """anomalib's CLI does not apply seed_everything; the models seed themselves, so runs repeat exactly."""
+    config = str(REPO / "configs" / f"{name}.yaml")
+    data = ["--data.init_args.root", str(synthetic_root), *TINY_DATA, "--trainer.max_epochs", "1"]
+    states = []
+    for run in ("first", "second"):
+        (tmp_path / run).mkdir()
+        _anomalib("train", "--config", config, *model_args, *data, cwd=tmp_path / run)
+        (checkpoint,) = (tmp_path / run / "results").rglob("model.ckpt")
+        states.append(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
+    assert states[0].keys() == states[1].keys()
+    for key, value in states[0].items():
+        torch.testing.assert_close(states[1][key], value, msg=f"{name}: {key} differs between two runs")

@@ -24,12 +24,24 @@ def test_same_centers_as_anomalib_on_the_same_projection() -> None:
     torch.manual_seed(0)
     embedding = torch.randn(2000, 96) * torch.linspace(0.5, 2.0, 96)
     projected = project(embedding)
-    generator = torch.Generator().manual_seed(5)
-    ours = greedy_coreset(embedding, 0.02, generator=generator, projected=projected)
+    ours = greedy_coreset(embedding, 0.02, projected=projected)
     first = int(ours.indices[0])
     assert ours.indices.tolist() == _anomalib_selection(projected, 0.02, first)
     distances = torch.cdist(projected, projected[ours.indices]).min(dim=1).values
     assert ours.radius == pytest.approx(distances.max().item(), rel=1e-4)
+
+
+def test_selection_ignores_row_order_and_repeated_rows() -> None:
+    """Features gathered from several processes arrive shuffled, with a few repeated: the same coreset."""
+    torch.manual_seed(0)
+    embedding = torch.randn(1000, 32)
+    order = torch.randperm(1000)
+    gathered = torch.cat([embedding[order], embedding[order[:7]]])
+    first = greedy_coreset(embedding, 0.05, projected=embedding)
+    second = greedy_coreset(gathered, 50.5 / 1007, projected=gathered)  # 50 centers, as above
+    assert {tuple(row.tolist()) for row in embedding[first.indices]} == {
+        tuple(row.tolist()) for row in gathered[second.indices]
+    }
 
 
 def test_stops_when_asked_and_refuses_an_empty_coreset() -> None:

@@ -1,5 +1,6 @@
 """Same seed, same config: the same split and the same scores, run after run (CPU)."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,6 @@ from lightning.pytorch import seed_everything
 
 from xray_anomalib.benchmark import score_test_films
 from xray_anomalib.data import Mura
-from xray_anomalib.preprocessing import PreprocessingSettings
 from xray_anomalib.registry import build_model
 
 TINY = {
@@ -20,17 +20,8 @@ TINY = {
 SCORE_TOLERANCE = 1e-6
 
 
-def _train_and_score(name: str, synthetic_root: Path, cache: Path, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _train_and_score(name: str, datamodule: Mura, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     seed_everything(0)
-    datamodule = Mura(
-        root=synthetic_root,
-        image_size=64,
-        mask_dir="masks",
-        preprocessing=PreprocessingSettings("full"),
-        cache_dir=cache,
-        train_batch_size=8,
-        eval_batch_size=8,
-    )
     model = build_model(name, image_size=64, **TINY[name])
     Engine(max_epochs=2, default_root_dir=folder, enable_progress_bar=False, logger=False).fit(model, datamodule)
     return datamodule.manifest, score_test_films(model, datamodule).films
@@ -39,10 +30,10 @@ def _train_and_score(name: str, synthetic_root: Path, cache: Path, folder: Path)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_same_seed_gives_the_same_split_and_scores(
-    name: str, synthetic_root: Path, preprocessed_cache: Path, tmp_path: Path
+    name: str, full_datamodule: Callable[..., Mura], tmp_path: Path
 ) -> None:
-    first_split, first = _train_and_score(name, synthetic_root, preprocessed_cache, tmp_path / "first")
-    second_split, second = _train_and_score(name, synthetic_root, preprocessed_cache, tmp_path / "second")
+    first_split, first = _train_and_score(name, full_datamodule(), tmp_path / "first")
+    second_split, second = _train_and_score(name, full_datamodule(), tmp_path / "second")
     pd.testing.assert_frame_equal(first_split, second_split)
     assert list(first["film_path"]) == list(second["film_path"])
     scores = [column for column in first.columns if column not in {"study_id", "film_path", "label"}]

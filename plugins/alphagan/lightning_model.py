@@ -44,6 +44,7 @@ class AlphaGan(AdversarialModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class AlphaGan(AdversarialModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
         learning_rates = {
             "encoder": lr_encoder,
@@ -76,7 +78,9 @@ class AlphaGan(AdversarialModule):
             "code_discriminator": lr_code_discriminator,
         }
         depth = max(len(channels), len(discriminator_channels))
-        super().__init__(image_size, depth, learning_rates, beta1, pre_processor, post_processor, evaluator, visualizer)
+        super().__init__(
+            image_size, depth, learning_rates, beta1, pre_processor, post_processor, evaluator, visualizer, seed=seed
+        )
         self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
         self.model = AlphaGanModel(
             channels=channels,

@@ -40,6 +40,7 @@ class Bigan(AdversarialModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Bigan(AdversarialModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
         super().__init__(
             image_size,
@@ -71,6 +73,7 @@ class Bigan(AdversarialModule):
             post_processor,
             evaluator,
             visualizer,
+            seed=seed,
         )
         self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
         self.model = BiganModel(

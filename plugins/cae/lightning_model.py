@@ -38,6 +38,7 @@ class Cae(ReconstructionModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """
 
     def __init__(
@@ -54,8 +55,9 @@ class Cae(ReconstructionModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
-        super().__init__(image_size, len(channels), lr, pre_processor, post_processor, evaluator, visualizer)
+        super().__init__(image_size, len(channels), lr, pre_processor, post_processor, evaluator, visualizer, seed=seed)
         self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
         self.model = CaeModel(
             channels=channels,

@@ -35,6 +35,7 @@ class Dcgan(AdversarialModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class Dcgan(AdversarialModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
         super().__init__(
             image_size,
@@ -61,6 +63,7 @@ class Dcgan(AdversarialModule):
             post_processor,
             evaluator,
             visualizer,
+            seed=seed,
         )
         self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
         self.model = DcganModel(

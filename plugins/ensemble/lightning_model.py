@@ -70,6 +70,7 @@ class ModelEnsemble(XrayAnomalyModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """
 
     def __init__(
@@ -81,8 +82,9 @@ class ModelEnsemble(XrayAnomalyModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
-        super().__init__(image_size, 0, pre_processor, post_processor, evaluator, visualizer)
+        super().__init__(image_size, 0, pre_processor, post_processor, evaluator, visualizer, seed=seed)
         members = [dict(member) for member in members]
         self.save_hyperparameters({"members": members, "method": method, "image_size": image_size})
         names = [f"{member['model']}{index}" for index, member in enumerate(members)]

@@ -1,6 +1,6 @@
 """anomalib's PaDiM and PatchCore, ready for X-ray films on machines without a network.
 
-Five additions over the stock classes, nothing else changes:
+Seven additions over the stock classes, nothing else changes:
 
 - ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.backbone_weights`),
   for users who cannot download ImageNet weights (use it with ``pre_trained: false``);
@@ -8,6 +8,10 @@ Five additions over the stock classes, nothing else changes:
 - export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
   whose dynamic-batch export silently fixes its batch size;
 - the deployment settings (preprocessing, letterbox size, thresholds) kept in checkpoints and exports;
+- a ``seed`` applied when the model is built (anomalib's CLI does not apply ``seed_everything``), so that the
+  random feature selection and a random backbone repeat;
+- in distributed runs, the training features of every process gathered before the memory bank is fitted
+  (anomalib's fits each process's share alone);
 - PatchCore's coreset selected by :func:`xray_anomalib.coreset.greedy_coreset` (the same greedy k-center,
   several times faster on a CPU, and stoppable), unless ``coreset: anomalib`` asks for the stock one.
 """
@@ -25,6 +29,7 @@ from anomalib.metrics import Evaluator
 from anomalib.models import Padim as AnomalibPadim
 from anomalib.models import Patchcore as AnomalibPatchcore
 from anomalib.visualization import Visualizer
+from lightning.pytorch import seed_everything
 from torch import nn
 
 from xray_anomalib.backbone_weights import load_backbone_weights
@@ -35,6 +40,18 @@ from xray_anomalib.visualization import FilmVisualizerMixin
 
 logger = logging.getLogger(__name__)
 CORESET_SAMPLERS = ("fast", "anomalib")
+
+
+def gather_features(module: nn.Module, features: list[torch.Tensor]) -> torch.Tensor:
+    """The training features of every process of a distributed run, stacked (unchanged in a single process).
+
+    Lightning's distributed sampler gives every process the same number of films, so the shapes agree.
+    """
+    local = torch.vstack(features)
+    trainer = module._trainer
+    if trainer is None or trainer.world_size < 2:
+        return local
+    return module.all_gather(local).flatten(0, 1)
 
 
 def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None) -> nn.Module | bool:
@@ -63,6 +80,8 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anomalib
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default.
         visualizer: Visualizer, or ``True`` for anomalib's default.
+        seed: Seed of the random feature selection and of a random backbone's weights, applied when the model
+            is built (anomalib's CLI reads ``seed_everything`` but does not apply it).
     """
 
     def __init__(
@@ -77,7 +96,10 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anomalib
         post_processor: nn.Module | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
+        if seed is not None:
+            seed_everything(seed, verbose=False)
         super().__init__(
             backbone=backbone,
             layers=list(layers),
@@ -89,6 +111,11 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anomalib
             visualizer=visualizer,
         )
         _load_weights(self, backbone_weights)
+
+    def fit(self) -> None:
+        """Fit the Gaussians to the training features of every process."""
+        self.model.memory_bank = [gather_features(self, self.model.memory_bank)]
+        super().fit()
 
 
 class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
@@ -107,6 +134,8 @@ class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anom
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default.
         visualizer: Visualizer, or ``True`` for anomalib's default.
+        seed: Seed of the random feature selection and of a random backbone's weights, applied when the model
+            is built (anomalib's CLI reads ``seed_everything`` but does not apply it).
     """
 
     static_batch: ClassVar[bool] = True
@@ -125,7 +154,10 @@ class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anom
         post_processor: nn.Module | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
+        if seed is not None:
+            seed_everything(seed, verbose=False)
         if coreset not in CORESET_SAMPLERS:
             msg = f"coreset must be one of {CORESET_SAMPLERS}; got {coreset!r}."
             raise ValueError(msg)
@@ -141,17 +173,21 @@ class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anom
             visualizer=visualizer,
         )
         self.coreset = coreset
+        self.coreset_seed = seed or 0
         _load_weights(self, backbone_weights)
 
     def fit(self) -> None:
         """Keep the coreset of the training patch features as the memory bank."""
+        embedding = gather_features(self, self.model.embedding_store)
         if self.coreset == "anomalib":
+            self.model.embedding_store = [embedding]
             super().fit()
             return
-        embedding = torch.vstack(self.model.embedding_store)
         self.model.embedding_store.clear()
         start = time.perf_counter()
-        selection = greedy_coreset(embedding, self.coreset_sampling_ratio, should_stop=self._stop_requested)
+        with torch.random.fork_rng():  # the projection's draws repeat, whatever training drew before
+            torch.manual_seed(self.coreset_seed)
+            selection = greedy_coreset(embedding, self.coreset_sampling_ratio, should_stop=self._stop_requested)
         self.model.memory_bank = embedding[selection.indices]
         logger.info(
             "Coreset: %d of %d patch features in %.1f s (coverage radius %.3f).",

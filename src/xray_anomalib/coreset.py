@@ -10,7 +10,7 @@ SIGTERM flag, Ctrl-C) does not keep selecting for minutes.
 Example:
     >>> import torch
     >>> embedding = torch.randn(1000, 64)
-    >>> selection = greedy_coreset(embedding, sampling_ratio=0.05, generator=torch.Generator().manual_seed(0))
+    >>> selection = greedy_coreset(embedding, sampling_ratio=0.05)
     >>> len(selection.indices), selection.radius > 0
     (50, True)
 """
@@ -49,17 +49,19 @@ def project(embedding: torch.Tensor, eps: float = 0.9) -> torch.Tensor:
 def greedy_coreset(
     embedding: torch.Tensor,
     sampling_ratio: float,
-    generator: torch.Generator | None = None,
     should_stop: Callable[[], bool] | None = None,
     check_every: int = 256,
     projected: torch.Tensor | None = None,
 ) -> CoresetSelection:
     """Select ``int(N * sampling_ratio)`` rows of ``embedding`` by greedy k-center.
 
+    The first center is the projected feature farthest from the origin (anomalib draws it at random), so the
+    selection depends on the features and the projection only, not on their order: features gathered from the
+    processes of a distributed run, in any order and with the sampler's repeated films, give the same coreset.
+
     Args:
         embedding: ``(N, d)`` patch features.
         sampling_ratio: Share of rows kept.
-        generator: Random generator of the first center (anomalib draws it from the global one).
         should_stop: Called every ``check_every`` iterations; ``True`` aborts with :class:`CoresetInterruptedError`.
         check_every: Iterations between two ``should_stop`` calls.
         projected: Already projected features (to compare samplers on the same projection).
@@ -75,7 +77,7 @@ def greedy_coreset(
     features = project(embedding) if projected is None else projected
     squared_norms = features.square().sum(dim=1)
     nearest = torch.full_like(squared_norms, float("inf"))
-    index = int(torch.randint(features.shape[0], (1,), generator=generator, device=features.device))
+    index = int(squared_norms.argmax())
     chosen = torch.empty(count, dtype=torch.long)
     for step in range(count):
         chosen[step] = index

@@ -7,6 +7,7 @@ where it stopped; a failed run is recorded with its error, the grid goes on, and
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -23,7 +24,7 @@ from xray_anomalib.benchmark.config import BenchmarkConfig, ModelConfig, Variant
 from xray_anomalib.benchmark.evaluation import score_names, score_test_films
 from xray_anomalib.data import Mura
 from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
-from xray_anomalib.registry import build_model
+from xray_anomalib.registry import build_model, get_model_spec
 
 logger = logging.getLogger(__name__)
 RESULT_NAME = "result.json"
@@ -69,7 +70,8 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     seed_everything(run.seed)
     image_size = image_size_of(run, config)
     datamodule = datamodule_for(config, run.variant, run.seed, image_size)
-    model = build_model(run.model.name, **{"image_size": image_size, **run.model.init_args})
+    seeded = {"seed": run.seed} if "seed" in inspect.signature(get_model_spec(run.model.name).load()).parameters else {}
+    model = build_model(run.model.name, **{"image_size": image_size, **seeded, **run.model.init_args})
     computed = list(score_names(model))
     wanted = run.model.scores or computed
     missing = sorted(set(wanted) - set(computed))

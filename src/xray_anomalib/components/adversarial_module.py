@@ -10,6 +10,7 @@ from anomalib.metrics import Evaluator
 from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
+from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
 from xray_anomalib.components.module import XrayAnomalyModule
@@ -33,6 +34,7 @@ class AdversarialModule(XrayAnomalyModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """
 
     def __init__(
@@ -45,11 +47,23 @@ class AdversarialModule(XrayAnomalyModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
-        super().__init__(image_size, depth, pre_processor, post_processor, evaluator, visualizer)
+        super().__init__(image_size, depth, pre_processor, post_processor, evaluator, visualizer, seed=seed)
         self.automatic_optimization = False
         self.learning_rates = dict(learning_rates)
         self.beta1 = beta1
+
+    def setup(self, stage: str) -> None:
+        """Under DDP, let the reducer skip the networks a phase does not use.
+
+        Each phase's backward reaches only some networks, which plain DDP refuses. Lightning calls this hook
+        before it wraps the module, so ``strategy: ddp`` works as ``ddp_find_unused_parameters_true`` would.
+        """
+        super().setup(stage)
+        strategy = self.trainer.strategy
+        if isinstance(strategy, DDPStrategy):
+            strategy._ddp_kwargs["find_unused_parameters"] = True  # Lightning offers no public setter
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """One Adam per network, in the order of ``model.networks``."""

@@ -15,6 +15,7 @@ from anomalib.models.components.base.export_mixin.utils import create_export_roo
 from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
+from lightning.pytorch import seed_everything
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
 from torchvision.transforms.v2 import Resize
@@ -45,6 +46,8 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, AnomalibModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order, applied when the model is built (anomalib's CLI
+            reads ``seed_everything`` but does not apply it); ``None`` leaves the random state as it is.
     """
 
     takes_hand_mask = True
@@ -57,7 +60,10 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, AnomalibModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
+        if seed is not None:
+            seed_everything(seed, verbose=False)
         factor = 2**depth
         if image_size % factor:
             msg = f"image_size {image_size} must be divisible by 2 ** (number of halvings) = {factor}."
@@ -163,22 +169,32 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, AnomalibModule):
 
     @torch.no_grad()
     def _normal_validation_scores(self, names: tuple[str, ...]) -> tuple[dict, dict]:
-        """``name -> (N,)`` scores and hand-mean map levels of the named scores over the N normal validation films."""
+        """``name -> (N,)`` scores and hand-mean map levels of the named scores over the N normal validation films.
+
+        In a distributed run every process scores its share of the films and the results of all are gathered, so
+        every process fits the same statistics.
+        """
         scores: dict[str, list[torch.Tensor]] = {name: [] for name in names}
         levels: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+        labels = []
         for batch in self.trainer.val_dataloaders:
-            normal = batch.gt_label.to(self.device) == 0
             image = batch.image.to(self.device)
             mask = self.hand_mask_of(batch)
             mask = torch.ones_like(image[:, :1]) if mask is None else mask.to(self.device)
             scored = self.model.score_maps(image, mask)
+            labels.append(batch.gt_label.to(self.device))
             for name in names:
                 score, anomaly_map = scored[name]
-                scores[name].append(score[normal])
-                levels[name].append(masked_mean(anomaly_map, mask)[normal])
-        return {name: torch.cat(values) for name, values in scores.items()}, {
-            name: torch.cat(values) for name, values in levels.items()
+                scores[name].append(score)
+                levels[name].append(masked_mean(anomaly_map, mask))
+        normal = self._gathered(torch.cat(labels)) == 0
+        return {name: self._gathered(torch.cat(values))[normal] for name, values in scores.items()}, {
+            name: self._gathered(torch.cat(values))[normal] for name, values in levels.items()
         }
+
+    def _gathered(self, values: torch.Tensor) -> torch.Tensor:
+        """``values`` of every process of a distributed run, concatenated (unchanged in a single process)."""
+        return self.all_gather(values).reshape(-1) if self.trainer.world_size > 1 else values
 
     def _predict(self, batch: Batch) -> STEP_OUTPUT:
         predictions = self.model(batch.image, hand_mask=self.hand_mask_of(batch))

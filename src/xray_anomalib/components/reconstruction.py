@@ -26,6 +26,7 @@ class ReconstructionModule(XrayAnomalyModule):
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for anomalib's default metrics.
         visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """
 
     def __init__(
@@ -37,8 +38,9 @@ class ReconstructionModule(XrayAnomalyModule):
         post_processor: PostProcessor | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
     ) -> None:
-        super().__init__(image_size, depth, pre_processor, post_processor, evaluator, visualizer)
+        super().__init__(image_size, depth, pre_processor, post_processor, evaluator, visualizer, seed=seed)
         self.lr = lr
 
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 from anomalib.data.datamodules.base.image import AnomalibDataModule
+from lightning.pytorch import Trainer
 from torchvision.transforms.v2 import Transform
 
 from xray_anomalib.data.dataset import MuraDataset, find_unreadable_films, mask_column
@@ -84,6 +85,8 @@ class Mura(AnomalibDataModule):
         synthetic_root: Where the synthetic default is written when ``root`` is ``None``.
         synthetic_patients: Patients of the synthetic default.
         synthetic_image_size: Longest side of the synthetic films.
+        prepare_data_per_node: Preprocess in one process per node (``True``, for node-local caches) or in one
+            process of the whole run (``False``, for a cache on a filesystem that all nodes share).
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class Mura(AnomalibDataModule):
         synthetic_root: str | Path = DEFAULT_SYNTHETIC_ROOT,
         synthetic_patients: int = 240,
         synthetic_image_size: int = 256,
+        prepare_data_per_node: bool = True,
     ) -> None:
         super().__init__(
             train_batch_size=train_batch_size,
@@ -135,6 +139,7 @@ class Mura(AnomalibDataModule):
         self.film_transform = film_transform
         self.synthetic_patients = synthetic_patients
         self.synthetic_image_size = synthetic_image_size
+        self.prepare_data_per_node = prepare_data_per_node
         self.manifest: pd.DataFrame | None = None
         self.rejected_films = pd.DataFrame(columns=["image_path", "reason"])
         self.preprocessing_records: pd.DataFrame | None = None
@@ -150,7 +155,16 @@ class Mura(AnomalibDataModule):
         return self.root.resolve().name
 
     def prepare_data(self) -> None:
-        """Write the synthetic default if it is used and not there yet."""
+        """Write the synthetic default if it is used and missing, and run the offline preprocessing into its cache.
+
+        Lightning calls this in one process per node (one in all with ``prepare_data_per_node: false``, for a
+        cache on a shared filesystem) before any process sets up, so processes never preprocess a film at once.
+        """
+        self._write_synthetic()
+        if self.preprocessing is not None:
+            build_cache(self._manifest()[0], self.preprocessing, self.cache_dir, self.name)
+
+    def _write_synthetic(self) -> None:
         if self.synthetic:
             write_synthetic_mura(
                 self.root,
@@ -159,8 +173,8 @@ class Mura(AnomalibDataModule):
                 longest_side=self.synthetic_image_size,
             )
 
-    def _setup(self, _stage: str | None = None) -> None:
-        self.prepare_data()
+    def _manifest(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The split with its mask columns, and the films refused because they resolve outside the root."""
         manifest = self._load_or_draw_split()
         manifest["mask_path"] = mask_column(manifest, self.root, self.mask_dir, only_positive=True)
         manifest["hand_mask_path"] = mask_column(manifest, self.root, self.hand_mask_dir)
@@ -173,14 +187,18 @@ class Mura(AnomalibDataModule):
             )
             raise FileNotFoundError(msg)
         outside = _outside_root(manifest["image_path"], self.root)
-        manifest = manifest[~manifest["image_path"].isin(outside["image_path"])]
+        return manifest[~manifest["image_path"].isin(outside["image_path"])], outside
+
+    def _setup(self, _stage: str | None = None) -> None:
+        self._write_synthetic()
+        manifest, outside = self._manifest()
         samples = self._preprocess(manifest)
         self.rejected_films = pd.concat([outside, self.rejected_films], ignore_index=True)
         if len(self.rejected_films):
             logger.warning(
                 "%d of %d films cannot be read and are left out (listed in %s): first %s",
                 len(self.rejected_films),
-                len(manifest),
+                len(manifest) + len(outside),
                 REJECTED_NAME,
                 self.rejected_films.iloc[0]["reason"],
             )
@@ -222,7 +240,9 @@ class Mura(AnomalibDataModule):
         """Set up the parts and save the split manifest beside the run's results."""
         super().setup(stage)
         trainer = getattr(self, "trainer", None)
-        if trainer is not None and self.manifest is not None:
+        if trainer is not None and trainer.world_size > 1:
+            share_run_folder(trainer)
+        if trainer is not None and self.manifest is not None and trainer.is_global_zero:
             self.save_manifest(Path(trainer.default_root_dir))
 
     def save_manifest(self, folder: Path) -> Path:
@@ -245,6 +265,26 @@ class Mura(AnomalibDataModule):
         manifest = patient_wise_split(index, seed=self.seed, mode=self.split_mode)
         check_patient_wise(manifest)
         return manifest
+
+
+def share_run_folder(trainer: Trainer) -> None:
+    """Make every process of a distributed run write into the run folder of process 0.
+
+    Lightning starts the other processes by running the same command again, so anomalib's engine makes a new
+    version folder in each and points ``latest`` at the last one, which holds no checkpoint. Process 0's folder
+    is shared with all processes, the others' empty folders are removed and ``latest`` points at process 0's.
+    """
+    folder = Path(trainer.strategy.broadcast(str(trainer.default_root_dir), src=0))
+    own = Path(trainer.default_root_dir)
+    if own != folder:
+        trainer._default_root_dir = str(folder)  # Lightning has no public setter
+        if own.is_dir() and not any(own.iterdir()):
+            own.rmdir()
+    trainer.strategy.barrier("share_run_folder")
+    latest = folder.parent / "latest"
+    if trainer.is_global_zero and latest.is_symlink() and latest.resolve() != folder.resolve():
+        latest.unlink()
+        latest.symlink_to(folder, target_is_directory=True)
 
 
 def _outside_root(paths: pd.Series, root: Path) -> pd.DataFrame:

@@ -25,8 +25,6 @@ from xray_anomalib.deploy.settings import DeploymentSettings
 from xray_anomalib.preprocessing.pipeline import FilmRecord, HandCrop
 from xray_anomalib.preprocessing.transforms import letterbox, letterboxed_size
 
-STAGES = ("read", "preprocess", "infer", "map_back")
-
 
 class FilmStatus:
     """Per-film outcomes; every status but ``ok`` counts as a failure."""
