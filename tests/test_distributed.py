@@ -24,6 +24,9 @@ TINY_GAN = {"channels": [8, 16, 32], "discriminator_channels": [8, 16], "latent_
 MODELS = {  # registry name -> (tiny init args, largest image AUROC gap to one process)
     # trained networks: two processes double the effective batch, so two epochs take other steps
     "cae": ({"channels": [8, 16, 32], "bottleneck_channels": 32, "top_k": 50}, 0.15),
+    "vae": ({"channels": [8, 16, 32], "latent_channels": 8, "top_k": 50}, 0.15),
+    "dcgan": ({k: v for k, v in TINY_GAN.items() if k != "top_k"}, 0.15),
+    "bigan": (TINY_GAN, 0.15),
     "alphagan": (TINY_GAN, 0.15),
     # memory banks: the same features gathered from both processes (repeats do not change the fit or coreset)
     "padim": ({}, 0.01),
@@ -81,3 +84,31 @@ def _config_args(name: str) -> dict:
     return {
         key: value for key, value in config["model"]["init_args"].items() if key not in {*MODELS[name][0], "image_size"}
     }
+
+
+@pytest.mark.slow
+def test_ensemble_config_under_ddp_runs_in_one_process(
+    synthetic_root: Path, member_checkpoints: list, tmp_path: Path
+) -> None:
+    """The ensemble trains nothing (DDP refuses such a module), so it replaces ddp by one process, and says so."""
+    members = yaml.safe_dump(member_checkpoints, default_flow_style=True).strip()
+    result = subprocess.run(
+        [
+            ANOMALIB,
+            "train",
+            "--config",
+            str(REPO / "configs" / "ensemble.yaml"),
+            *("--model.init_args.members", members, "--model.init_args.image_size", "64"),
+            *("--data.init_args.root", str(synthetic_root), "--data.init_args.image_size", "64"),
+            *("--data.init_args.mask_dir", "masks", "--data.init_args.cache_dir", str(tmp_path / "cache")),
+            *("--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Overriding strategy from ddp with auto" in output
+    assert "image_AUROC" in output

@@ -94,8 +94,12 @@ class ModelEnsemble(XrayAnomalyModule):
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:
-        """One epoch: the members are trained already; validation fits the ensemble's statistics."""
-        return {"max_epochs": 1, "num_sanity_val_steps": 0}
+        """One epoch in one process: the members are trained already; validation fits the ensemble's statistics.
+
+        With nothing to train, DDP refuses the module (no parameter needs a gradient), so a ``strategy: ddp`` of
+        the config is replaced by one process (anomalib logs the override).
+        """
+        return {"max_epochs": 1, "num_sanity_val_steps": 0, "devices": 1, "num_nodes": 1, "strategy": "auto"}
 
     def configure_optimizers(self) -> None:
         """Nothing to optimise."""
