@@ -17,12 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 from anomalib.models import AnomalibModule
+
+from xray_anomalib.class_path import import_class
 
 ENTRY_POINT_GROUP = "xray_anomalib.models"
 BASELINES = {
@@ -54,8 +55,7 @@ class ModelSpec:
 
     def load(self) -> type[AnomalibModule]:
         """Import and return the model class."""
-        module_name, _, class_name = self.class_path.rpartition(".")
-        model_class = getattr(importlib.import_module(module_name), class_name)
+        model_class = import_class(self.class_path)
         if not (isinstance(model_class, type) and issubclass(model_class, AnomalibModule)):
             msg = f"Model {self.name!r} ({self.class_path}, from {self.source}) is not an anomalib AnomalibModule."
             raise TypeError(msg)

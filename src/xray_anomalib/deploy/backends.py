@@ -9,7 +9,6 @@ file or a ``.ckpt`` file; :func:`load_runner` finds the files and the deployment
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +16,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from xray_anomalib.class_path import import_class
 from xray_anomalib.deploy.settings import CHECKPOINT_KEY, DeploymentError, DeploymentSettings
 
 BACKENDS = ("openvino", "torch")
@@ -153,9 +153,7 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, DeploymentSettings]:
         )
         raise DeploymentError(msg)
     settings = DeploymentSettings.from_dict(data[CHECKPOINT_KEY], source=str(path))
-    module_name, _, class_name = settings.model_class.rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls.load_from_checkpoint(path, map_location="cpu"), settings
+    return import_class(settings.model_class).load_from_checkpoint(path, map_location="cpu"), settings
 
 
 def _find_export(path: Path) -> Path | None:

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xray_anomalib.class_path import class_path_of, import_class
 from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings, Variant
 
 if TYPE_CHECKING:
@@ -139,13 +139,12 @@ def transform_config(transform: Transform) -> dict[str, Any]:
             msg = f"Cannot record film_transform {cls.__name__} for deployment: argument {name!r} is not kept."
             raise DeploymentError(msg)
         init_args[name] = _plain(getattr(transform, name))
-    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args}
+    return {"class_path": class_path_of(transform), "init_args": init_args}
 
 
 def build_transform(config: dict[str, Any]) -> Transform:
     """Rebuild a transform described by :func:`transform_config`."""
-    module_name, _, class_name = config["class_path"].rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = import_class(config["class_path"])
     init_args = {name: _rebuild(value) for name, value in config.get("init_args", {}).items()}
     return cls(**init_args)
 
@@ -173,7 +172,7 @@ def settings_from_datamodule(datamodule: Any, model: Any, takes_hand_mask: bool)
     """The settings of ``model`` trained on ``datamodule`` (thresholds are filled in at export)."""
     from xray_anomalib.data import Mura
 
-    model_class = f"{type(model).__module__}.{type(model).__qualname__}"
+    model_class = class_path_of(model)
     if not isinstance(datamodule, Mura):
         size = getattr(model, "input_size", None) or (256, 256)
         return DeploymentSettings(model_class, int(size[0]), takes_hand_mask=takes_hand_mask)
