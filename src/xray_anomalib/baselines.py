@@ -35,23 +35,12 @@ from torch import nn
 from xray_anomalib.backbone_weights import load_backbone_weights
 from xray_anomalib.coreset import greedy_coreset
 from xray_anomalib.deploy.settings import DeployableMixin
+from xray_anomalib.distributed import gather_across_processes
 from xray_anomalib.export import FixedSizeExportMixin
 from xray_anomalib.visualization import FilmVisualizerMixin
 
 logger = logging.getLogger(__name__)
 CORESET_SAMPLERS = ("fast", "anomalib")
-
-
-def gather_features(module: nn.Module, features: list[torch.Tensor]) -> torch.Tensor:
-    """The training features of every process of a distributed run, stacked (unchanged in a single process).
-
-    Lightning's distributed sampler gives every process the same number of films, so the shapes agree.
-    """
-    local = torch.vstack(features)
-    trainer = module._trainer
-    if trainer is None or trainer.world_size < 2:
-        return local
-    return module.all_gather(local).flatten(0, 1)
 
 
 def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None) -> nn.Module | bool:
@@ -114,7 +103,7 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anomalib
 
     def fit(self) -> None:
         """Fit the Gaussians to the training features of every process."""
-        self.model.memory_bank = [gather_features(self, self.model.memory_bank)]
+        self.model.memory_bank = [gather_across_processes(self, torch.vstack(self.model.memory_bank))]
         super().fit()
 
 
@@ -178,7 +167,7 @@ class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anom
 
     def fit(self) -> None:
         """Keep the coreset of the training patch features as the memory bank."""
-        embedding = gather_features(self, self.model.embedding_store)
+        embedding = gather_across_processes(self, torch.vstack(self.model.embedding_store))
         if self.coreset == "anomalib":
             self.model.embedding_store = [embedding]
             super().fit()

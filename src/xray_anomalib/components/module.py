@@ -22,6 +22,7 @@ from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.components.scores import masked_mean
 from xray_anomalib.deploy.settings import DeployableMixin
+from xray_anomalib.distributed import gather_across_processes
 from xray_anomalib.visualization import FilmVisualizerMixin
 
 if TYPE_CHECKING:
@@ -187,14 +188,10 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, AnomalibModule):
                 score, anomaly_map = scored[name]
                 scores[name].append(score)
                 levels[name].append(masked_mean(anomaly_map, mask))
-        normal = self._gathered(torch.cat(labels)) == 0
-        return {name: self._gathered(torch.cat(values))[normal] for name, values in scores.items()}, {
-            name: self._gathered(torch.cat(values))[normal] for name, values in levels.items()
+        normal = gather_across_processes(self, torch.cat(labels)) == 0
+        return {name: gather_across_processes(self, torch.cat(values))[normal] for name, values in scores.items()}, {
+            name: gather_across_processes(self, torch.cat(values))[normal] for name, values in levels.items()
         }
-
-    def _gathered(self, values: torch.Tensor) -> torch.Tensor:
-        """``values`` of every process of a distributed run, concatenated (unchanged in a single process)."""
-        return self.all_gather(values).reshape(-1) if self.trainer.world_size > 1 else values
 
     def _predict(self, batch: Batch) -> STEP_OUTPUT:
         predictions = self.model(batch.image, hand_mask=self.hand_mask_of(batch))

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pandas as pd
 from anomalib.data.datamodules.base.image import AnomalibDataModule
-from lightning.pytorch import Trainer
 from torchvision.transforms.v2 import Transform
 
 from xray_anomalib.data.dataset import MuraDataset, find_unreadable_films, mask_column
@@ -42,6 +41,7 @@ from xray_anomalib.data.split import (
     write_manifest,
 )
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, HAND_MASK_DIR, write_synthetic_mura
+from xray_anomalib.distributed import share_run_folder
 from xray_anomalib.preprocessing.cache import build_cache
 from xray_anomalib.preprocessing.pipeline import PreprocessingSettings
 
@@ -265,26 +265,6 @@ class Mura(AnomalibDataModule):
         manifest = patient_wise_split(index, seed=self.seed, mode=self.split_mode)
         check_patient_wise(manifest)
         return manifest
-
-
-def share_run_folder(trainer: Trainer) -> None:
-    """Make every process of a distributed run write into the run folder of process 0.
-
-    Lightning starts the other processes by running the same command again, so anomalib's engine makes a new
-    version folder in each and points ``latest`` at the last one, which holds no checkpoint. Process 0's folder
-    is shared with all processes, the others' empty folders are removed and ``latest`` points at process 0's.
-    """
-    folder = Path(trainer.strategy.broadcast(str(trainer.default_root_dir), src=0))
-    own = Path(trainer.default_root_dir)
-    if own != folder:
-        trainer._default_root_dir = str(folder)  # Lightning has no public setter
-        if own.is_dir() and not any(own.iterdir()):
-            own.rmdir()
-    trainer.strategy.barrier("share_run_folder")
-    latest = folder.parent / "latest"
-    if trainer.is_global_zero and latest.is_symlink() and latest.resolve() != folder.resolve():
-        latest.unlink()
-        latest.symlink_to(folder, target_is_directory=True)
 
 
 def _outside_root(paths: pd.Series, root: Path) -> pd.DataFrame:
