@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from xray_anomalib.deploy.inputs import FilmInput, find_inputs
 from xray_anomalib.deploy.overlay import draw_overlay, film_to_bgr, thumbnail_jpeg
 from xray_anomalib.deploy.predictor import FilmPrediction, Predictor
 from xray_anomalib.deploy.report import FilmRow, aggregate_studies, write_csv, write_html
+from xray_anomalib.deploy.streaming import ordered_map
 
 OVERLAY_DIR = "overlays"
 THUMBNAIL_DIR = "thumbnails"
@@ -76,23 +77,21 @@ def predict_folder(
     output.mkdir(parents=True, exist_ok=True)
     stage_seconds: dict[str, float] = defaultdict(float)
     rows = [FilmRow(item.study, item.name, str(item.path), SKIPPED, item.skip_reason) for item in skipped]
+    predictions = predictor.predict_many((item.path for item in films), workers=workers)
+    threshold = predictor.settings.pixel_threshold
     with ThreadPoolExecutor(max_workers=1) as writer, Progress(disable=not progress) as bar:
         task = bar.add_task(f"Scoring {len(films)} films", total=len(films))
-        pending: list[Future] = []
-        predictions = predictor.predict_many((item.path for item in films), workers=workers)
-        for item, prediction in zip(films, predictions, strict=True):
-            for stage, seconds in prediction.timings.items():
-                stage_seconds[stage] += seconds
-            pending.append(writer.submit(_write_film, item, prediction, output, predictor.settings.pixel_threshold))
-            while len(pending) > 2 * workers or (pending and pending[0].done()):
-                row, seconds = pending.pop(0).result()
-                rows.append(row)
-                stage_seconds["overlay"] += seconds
-            bar.advance(task)
-        for future in pending:
-            row, seconds = future.result()
+        written = ordered_map(
+            writer,
+            lambda pair: _write_film(*pair, output, threshold),
+            zip(films, predictions, strict=True),
+            window=2 * workers + 1,
+        )
+        for row, timings in written:
             rows.append(row)
-            stage_seconds["overlay"] += seconds
+            for stage, seconds in timings.items():
+                stage_seconds[stage] += seconds
+            bar.advance(task)
     rows.sort(key=lambda row: (row.study, row.film))
     studies = aggregate_studies(rows, aggregation, predictor.settings.image_threshold)
     write_csv(rows, output / "films.csv")
@@ -126,8 +125,10 @@ def predict_folder(
     return summary
 
 
-def _write_film(item: FilmInput, prediction: FilmPrediction, output: Path, threshold: float) -> tuple[FilmRow, float]:
-    """Write one film's overlay and thumbnails; return its CSV row and the seconds it took."""
+def _write_film(
+    item: FilmInput, prediction: FilmPrediction, output: Path, threshold: float
+) -> tuple[FilmRow, dict[str, float]]:
+    """Write one film's overlay and thumbnails; return its CSV row and its seconds per stage, this one included."""
     start = time.perf_counter()
     row = FilmRow(item.study, item.name, str(item.path), prediction.status, prediction.message)
     if prediction.film is not None:
@@ -143,7 +144,7 @@ def _write_film(item: FilmInput, prediction: FilmPrediction, output: Path, thres
         row.overlay_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.overlay.jpg", thumbnail_jpeg(overlay))
         row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
         row.peak_x, row.peak_y = prediction.peak
-    return row, time.perf_counter() - start
+    return row, prediction.timings | {"overlay": time.perf_counter() - start}
 
 
 def _save(output: Path, relative: str, data: bytes) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from torchvision.tv_tensors import Image, Mask
 from xray_anomalib.data.film_io import FilmReadError, read_film
 from xray_anomalib.deploy.backends import ModelRunner, load_runner
 from xray_anomalib.deploy.settings import DeploymentSettings
+from xray_anomalib.deploy.streaming import ordered_map
 from xray_anomalib.preprocessing.pipeline import FilmRecord, HandCrop
 from xray_anomalib.preprocessing.transforms import letterbox, letterboxed_size
 
@@ -126,18 +127,11 @@ class Predictor:
 
         At most ``prefetch`` films per worker are held in memory at a time, however many films there are.
         """
-        window = max(1, workers * prefetch)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: list[Future] = []
-            for path in paths:
-                pending.append(pool.submit(self.prepare, path))
-                if len(pending) >= window:
-                    yield self._finish(pending.pop(0))
-            while pending:
-                yield self._finish(pending.pop(0))
+            for prepared in ordered_map(pool, self.prepare, paths, window=max(1, workers * prefetch)):
+                yield self._finish(prepared)
 
-    def _finish(self, future: Future) -> FilmPrediction:
-        prepared = future.result()
+    def _finish(self, prepared: PreparedFilm | FilmPrediction) -> FilmPrediction:
         if isinstance(prepared, FilmPrediction):
             return prepared
         try:
