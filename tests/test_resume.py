@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.data.mura import read_mura_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,3 +117,16 @@ def test_killed_preprocessing_resumes_without_redoing_films(synthetic_root: Path
     after = {path: path.stat().st_mtime_ns for path in records.rglob("*.json") if path.name != "settings.json"}
     assert all(after[path] == mtime for path, mtime in done.items())  # finished films are not processed again
     assert len(after) == len(read_mura_index(synthetic_root, mura_parts=["train"]))  # every film recorded
+
+
+def test_interrupted_marker_write_keeps_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = write_text_atomic(tmp_path / "result.json", '{"status": "ok"}')
+
+    def killed(_descriptor: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("xray_anomalib.atomic.os.fsync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_text_atomic(marker, '{"status": "failed", "error": "' + "x" * 100_000 + '"}')
+    assert marker.read_text() == '{"status": "ok"}'  # never a half-written marker
+    assert [path.name for path in tmp_path.iterdir()] == ["result.json"]  # no partial file left behind

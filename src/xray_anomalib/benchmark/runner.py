@@ -20,6 +20,7 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.benchmark.config import BenchmarkConfig, ModelConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_names, score_test_films
 from xray_anomalib.data import Mura
@@ -123,7 +124,7 @@ def run_benchmark(config: BenchmarkConfig) -> pd.DataFrame:
                     "error": f"{type(error).__name__}: {error}",
                     "traceback": traceback.format_exc(),
                 }
-            result_path.write_text(json.dumps({**_describe(run), **result}, indent=2))
+            write_text_atomic(result_path, json.dumps({**_describe(run), **result}, indent=2))
             progress.advance(task)
     return collect_results(config)
 

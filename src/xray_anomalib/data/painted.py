@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.data.film_io import FilmReadError, read_film
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, write_png, write_rows
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS
@@ -210,7 +211,7 @@ def write_painted_mura(
             if written:
                 studies[part].append([f"MURA-v1.1/{study_rel}/", label])
     _finish(root, images, studies, truth, rejected)
-    marker.write_text(json.dumps(settings))
+    write_text_atomic(marker, json.dumps(settings))
     return root
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS, draw_film
 
 ANOMALY_MASK_DIR = "masks"
@@ -111,7 +112,7 @@ def write_synthetic_mura(
         writer = csv.DictWriter(handle, fieldnames=list(truth_rows[0]))
         writer.writeheader()
         writer.writerows(truth_rows)
-    marker.write_text(json.dumps(settings))
+    write_text_atomic(marker, json.dumps(settings))
     return root
 
 

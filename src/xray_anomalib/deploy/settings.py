@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.class_path import class_path_of, import_class
 from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings, Variant
 
@@ -95,9 +96,7 @@ class DeploymentSettings:
 
     def write(self, folder: str | Path) -> Path:
         """Write ``xray_deployment.json`` into ``folder``."""
-        path = Path(folder) / SETTINGS_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
+        return write_text_atomic(Path(folder) / SETTINGS_FILE, json.dumps(self.to_dict(), indent=2))
 
     @classmethod
     def read(cls, folder: str | Path) -> DeploymentSettings:

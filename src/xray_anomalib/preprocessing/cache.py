@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
+from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.data.film_io import FilmReadError, read_film
 from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings, warp_to_crop
 
@@ -59,7 +60,8 @@ def build_cache(
     """
     folder = cache_folder(cache_dir, settings, dataset_name)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder.parent / "settings.json").write_text(json.dumps(asdict(settings) | {"variant": settings.variant.value}))
+    described = asdict(settings) | {"variant": settings.variant.value}
+    write_text_atomic(folder.parent / "settings.json", json.dumps(described))
     jobs = [
         (row.image_path, row.mask_path, row.rel_path)
         for row in films.itertuples(index=False)
@@ -94,7 +96,7 @@ def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_
         record = asdict(film_record) | {"crops": names}
     path = _record_path(folder, rel_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record))
+    write_text_atomic(path, json.dumps(record))
     return record
 
 
