@@ -13,6 +13,7 @@ from xray_anomalib.preprocessing import PreprocessingSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MURA_CSV = SHARED_DATA / "mura-v1.1-csv"
+MURA_SAMPLES = SHARED_DATA / "mura-hand-samples"
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,15 @@ def mura_csv_root() -> Path:
     if not MURA_CSV.is_dir():
         pytest.skip(f"real MURA CSVs not found at {MURA_CSV} (../shared/data is absent in a user's clone)")
     return MURA_CSV
+
+
+@pytest.fixture
+def mura_hand_films() -> list[Path]:
+    """The three real MURA hand films in ../shared/data (skips when absent)."""
+    films = sorted(MURA_SAMPLES.glob("*.png"))
+    if not films:
+        pytest.skip(f"real MURA films not found at {MURA_SAMPLES} (../shared/data is absent in a user's clone)")
+    return films
 
 
 @pytest.fixture(scope="session")

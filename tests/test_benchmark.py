@@ -67,7 +67,7 @@ def test_missing_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
     assert "Benchmark config not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["quick", "paper_table1", "realistic", "tiny"])
+@pytest.mark.parametrize("name", ["quick", "paper_table1", "realistic", "realistic_ablation", "tiny"])
 def test_shipped_benchmark_configs_are_valid_and_build_their_models(name: str) -> None:
     from xray_anomalib.registry import build_model
 

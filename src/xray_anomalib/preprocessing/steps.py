@@ -19,6 +19,7 @@ import numpy as np
 MIN_HAND_SHARE = 0.03  # a hand covers at least this share of the film
 SECOND_HAND_RATIO = 0.25  # a second component is a hand when at least this share of the largest one
 MIN_CARRIER_SHARE = 0.3  # a carrier smaller than this share of the film is not believed
+CLIPPED_BACKGROUND = 0.03  # a background this close to the film's black point has its darker half clipped
 SOLID_BLOCK_FILL = 0.8  # a component filling this share of its rotated bounding box is a marker block, not a hand
 
 
@@ -121,17 +122,7 @@ def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
     """
     smooth = _smooth(film)
     level = background_level(film)
-    # Soft tissue is only slightly brighter than the background: a threshold just above the background's
-    # own spread keeps it (Otsu would often split bone from tissue instead, losing the fingers' outline).
-    # The edge is then placed halfway between background and soft tissue, where a blurred edge has its middle.
-    near = smooth[np.abs(smooth - level) < 0.05]
-    noise = float(near.std()) if near.size else 0.01
-    threshold = level + max(0.03, 4.0 * noise)
-    candidates = smooth[smooth > threshold]
-    if candidates.size:
-        tissue = float(np.percentile(candidates, 25))
-        threshold = max(threshold, (level + tissue) / 2)
-    foreground = (smooth > threshold).astype(np.uint8)
+    foreground = (smooth > _tissue_threshold(smooth, level)).astype(np.uint8)
     size = max(film.shape)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, size // 100) | 1,) * 2)
     foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)
@@ -145,6 +136,34 @@ def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
     mask = keep[labels]
     mask = _fill_holes(mask)
     return mask, {"components": int(keep.sum()), "removed": int(count - 1 - keep.sum())}
+
+
+def _tissue_threshold(smooth: np.ndarray, level: float) -> float:
+    """The intensity above which a pixel is tissue.
+
+    Soft tissue is only slightly brighter than the background: a threshold just above the background's own spread
+    keeps it (Otsu would often split bone from tissue instead, losing the fingers' outline). The edge is then
+    placed halfway between background and soft tissue, where a blurred edge has its middle.
+    """
+    threshold = level + max(0.03, 4.0 * _background_noise(smooth, level))
+    candidates = smooth[smooth > threshold]
+    if candidates.size:
+        tissue = float(np.percentile(candidates, 25))
+        threshold = max(threshold, (level + tissue) / 2)
+    return threshold
+
+
+def _background_noise(smooth: np.ndarray, level: float) -> float:
+    """The background's spread around its level.
+
+    Taken from the darker half of the background's peak, mirrored: the brighter half mixes with soft tissue, which
+    on low-contrast films lies within a few grey levels of the background and would inflate the spread. When the
+    background sits at the film's black point, its darker half is clipped away and both halves are used.
+    """
+    clipped = level - float(smooth.min()) < CLIPPED_BACKGROUND
+    near = (np.abs(smooth - level) < 0.05) if clipped else ((smooth <= level) & (smooth > level - 0.05))
+    deviations = smooth[near] - level
+    return float(np.sqrt(np.mean(deviations**2))) if deviations.size else 0.01
 
 
 def _is_solid_block(component: np.ndarray) -> bool:
