@@ -76,7 +76,7 @@ class DeploymentSettings:
         """Plain data for JSON and checkpoints."""
         data = asdict(self)
         if self.preprocessing is not None:
-            data["preprocessing"] = asdict(self.preprocessing) | {"variant": self.preprocessing.variant.value}
+            data["preprocessing"] = self.preprocessing.to_dict()
         return data
 
     @classmethod

@@ -60,8 +60,7 @@ def build_cache(
     """
     folder = cache_folder(cache_dir, settings, dataset_name)
     folder.mkdir(parents=True, exist_ok=True)
-    described = asdict(settings) | {"variant": settings.variant.value}
-    write_text_atomic(folder.parent / "settings.json", json.dumps(described))
+    write_text_atomic(folder.parent / "settings.json", json.dumps(settings.to_dict()))
     jobs = [
         (row.image_path, row.mask_path, row.rel_path)
         for row in films.itertuples(index=False)

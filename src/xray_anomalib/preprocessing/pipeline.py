@@ -62,11 +62,13 @@ class PreprocessingSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Variant(self.variant))
 
+    def to_dict(self) -> dict:
+        """The settings as JSON-ready values (the variant by its name)."""
+        return asdict(self) | {"variant": self.variant.value}
+
     def key(self) -> str:
         """A short hash of the settings and the pipeline version."""
-        payload = json.dumps(
-            {**asdict(self), "variant": self.variant.value, "version": PIPELINE_VERSION}, sort_keys=True
-        )
+        payload = json.dumps(self.to_dict() | {"version": PIPELINE_VERSION}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
