@@ -1,5 +1,6 @@
 """The benchmark grid: a tiny grid end to end, resume, a failing run recorded, config errors."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,17 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     written = result.stat().st_mtime_ns
     assert main(["benchmark", "--config", str(path)]) == 1  # only the failed runs are tried again
     assert result.stat().st_mtime_ns == written
+    padim = output / "runs" / "padim__raw__seed0" / "result.json"
+    padim_written = padim.stat().st_mtime_ns
+    changed = yaml.safe_load(path.read_text())
+    changed["models"][0]["init_args"]["mask_margin"] = 1
+    path.write_text(yaml.safe_dump(changed))
+    main(["benchmark", "--config", str(path), "--report-only"])
+    assert "cae" not in set(pd.read_csv(output / "runs.csv")["model"])  # results of the old settings do not count
+    assert main(["benchmark", "--config", str(path)]) == 1  # the changed model runs again, the others do not
+    assert json.loads(result.read_text())["settings"]["model"]["init_args"]["mask_margin"] == 1
+    assert padim.stat().st_mtime_ns == padim_written
+    assert {"cae", "padim"} <= set(pd.read_csv(output / "runs.csv")["model"])
 
 
 @pytest.mark.parametrize(
@@ -67,7 +79,13 @@ def test_missing_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
     assert "Benchmark config not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["quick", "paper_table1", "realistic", "realistic_ablation", "tiny"])
+def test_report_before_any_run_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _config(tmp_path, output=str(tmp_path / "never_ran"))
+    assert main(["benchmark", "--config", str(path), "--report-only"]) == 2
+    assert "run the benchmark before --report-only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["quick", "paper_table1", "realistic", "realistic_gan", "realistic_ablation", "tiny"])
 def test_shipped_benchmark_configs_are_valid_and_build_their_models(name: str) -> None:
     from xray_anomalib.registry import build_model
 

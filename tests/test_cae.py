@@ -4,6 +4,7 @@ from xray_anomalib_plugins.cae import Cae
 from xray_anomalib_plugins.cae.torch_model import CaeModel
 
 from xray_anomalib.components import ReconstructionScore, image_score, masked_reconstruction_loss
+from xray_anomalib.components.scores import inner_mask, reconstruction_scores
 
 
 def _model(score: str = "mse") -> CaeModel:
@@ -30,6 +31,27 @@ def test_scores_by_hand() -> None:
     mask[0, 0, 0] = 1
     assert image_score(errors, mask, ReconstructionScore.MSE).item() == pytest.approx(7 / 4)
     assert image_score(errors, mask, ReconstructionScore.TOPK, top_k=2).item() == pytest.approx(3.0)
+
+
+def test_mask_margin_leaves_the_outline_out_of_scores_and_maps() -> None:
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[0, 0, 2:14, 2:14] = 1  # a hand whose inside survives a margin of 2
+    mask[1, 0, 7:9, 7:9] = 1  # a hand the margin would erase: it keeps its whole mask
+    target = torch.zeros(2, 1, 16, 16)
+    reconstruction = torch.zeros(2, 1, 16, 16)
+    reconstruction[0, 0, 2, 2:14] = 3.0  # the outline missed, as on every film
+    reconstruction[0, 0, 8, 8] = 1.0  # a small anomaly inside the hand
+    inner = inner_mask(mask, 2)
+    assert inner[0].sum() == 8 * 8 and inner[0, 0, 4:12, 4:12].all()
+    assert torch.equal(inner[1], mask[1])
+    whole = reconstruction_scores(target, reconstruction, mask, top_k=1)
+    kept_in = reconstruction_scores(target, reconstruction, mask, top_k=1, mask_margin=2)
+    assert whole["topk"][0][0] == pytest.approx(9.0)  # the outline outweighs the anomaly
+    assert kept_in["topk"][0][0] == pytest.approx(1.0)  # the anomaly is what is scored
+    assert kept_in["mse"][0][0] == pytest.approx(1 / 64)
+    assert kept_in["topk"][1][0, 0, 2].abs().max() == 0  # the map leaves the outline out too
+    with pytest.raises(ValueError, match="mask_margin"):
+        inner_mask(mask, -1)
 
 
 def test_masked_loss_ignores_background() -> None:

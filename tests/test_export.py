@@ -22,7 +22,14 @@ MAP_TOLERANCE = 1e-4  # post-processed scores and maps lie in [0, 1]
 IMAGE_SIZE = 64
 TINY_GAN = {"channels": [8, 16, 32], "discriminator_channels": [8, 16], "latent_dim": 16, "image_size": IMAGE_SIZE}
 TINY_ARGS = {
-    "cae": {"channels": [8, 16, 32], "bottleneck_channels": 32, "image_size": IMAGE_SIZE, "score": "topk", "top_k": 50},
+    "cae": {
+        "channels": [8, 16, 32],
+        "bottleneck_channels": 32,
+        "image_size": IMAGE_SIZE,
+        "score": "topk",
+        "top_k": 50,
+        "mask_margin": 2,
+    },
     "vae": {"channels": [8, 16, 32], "latent_channels": 8, "image_size": IMAGE_SIZE, "score": "mse_kld"},
     "dcgan": TINY_GAN,
     "bigan": {**TINY_GAN, "score": "discriminator"},

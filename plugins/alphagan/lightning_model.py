@@ -33,6 +33,7 @@ class AlphaGan(AdversarialModule):
         score: ``discriminator``, ``code_discriminator``, ``discriminator_mean``, ``mse``, ``l1``, ``topk`` or
             ``ensemble``.
         top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[discriminator, topk]``.
         ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr_encoder: Adam learning rate of the encoder (the paper: 1e-3).
@@ -58,6 +59,7 @@ class AlphaGan(AdversarialModule):
         label_smoothing: float = 0.1,
         score: str = "discriminator",
         top_k: int = 200,
+        mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: str = "rank",
         lr_encoder: float = 2e-4,
@@ -92,6 +94,7 @@ class AlphaGan(AdversarialModule):
             label_smoothing=label_smoothing,
             score=score,
             top_k=top_k,
+            mask_margin=mask_margin,
             ensemble=ensemble,
             ensemble_method=ensemble_method,
         )

@@ -51,6 +51,7 @@ class AlphaGanModel(ScoringModel):
         label_smoothing: Soft label of real films and prior codes for the discriminators.
         score: The score returned (an :class:`AlphaGanScore` or ``ensemble``).
         top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``.
         ensemble_method: ``rank`` or ``zscore``.
     """
@@ -68,6 +69,7 @@ class AlphaGanModel(ScoringModel):
         label_smoothing: float = 0.1,
         score: str = AlphaGanScore.DISCRIMINATOR.value,
         top_k: int = 200,
+        mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
@@ -76,6 +78,7 @@ class AlphaGanModel(ScoringModel):
         self.reconstruction_weight = reconstruction_weight
         self.label_smoothing = label_smoothing
         self.top_k = top_k
+        self.mask_margin = mask_margin
         self.encoder = latent_encoder(channels, latent_dim, image_size)
         self.generator = latent_generator(latent_dim, channels, image_size)
         self.discriminator = ImageDiscriminator(discriminator_channels, image_size)
@@ -131,7 +134,7 @@ class AlphaGanModel(ScoringModel):
         """Discriminator, code discriminator and reconstruction scores with their maps."""
         film = masked_film(image, hand_mask)
         code = self.encoder(film)
-        scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k)
+        scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k, self.mask_margin)
         image_score, cam = self.discriminator.score_map(film, hand_mask)
         code_score = 1 - torch.sigmoid(self.code_discriminator(code))
         scored[AlphaGanScore.DISCRIMINATOR.value] = (image_score, cam)

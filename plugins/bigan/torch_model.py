@@ -37,6 +37,7 @@ class BiganModel(ScoringModel):
         label_smoothing: Soft label of real pairs for the discriminator.
         score: The score returned, or ``ensemble``.
         top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``.
         ensemble_method: ``rank`` or ``zscore``.
     """
@@ -52,6 +53,7 @@ class BiganModel(ScoringModel):
         label_smoothing: float = 0.1,
         score: str = DISCRIMINATOR,
         top_k: int = 200,
+        mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
@@ -59,6 +61,7 @@ class BiganModel(ScoringModel):
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
         self.top_k = top_k
+        self.mask_margin = mask_margin
         self.encoder = latent_encoder(channels, latent_dim, image_size)
         self.generator = latent_generator(latent_dim, channels, image_size)
         self.discriminator = ImageDiscriminator(discriminator_channels, image_size, code_dim=latent_dim)
@@ -99,6 +102,6 @@ class BiganModel(ScoringModel):
         """``discriminator`` with its Grad-CAM map; reconstruction scores of ``G(E(x))`` with error maps."""
         film = masked_film(image, hand_mask)
         code = self.encoder(film)
-        scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k)
+        scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k, self.mask_margin)
         scored[DISCRIMINATOR] = self.discriminator.score_map(film, hand_mask, code)
         return scored

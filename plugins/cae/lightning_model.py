@@ -31,6 +31,7 @@ class Cae(ReconstructionModule):
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
         score: Image score: ``mse``, ``l1``, ``topk`` or ``ensemble``.
         top_k: Pixels averaged by the ``topk`` score (the paper: 200).
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[mse, topk]``.
         ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr: Adam learning rate (the paper: 1e-4).
@@ -48,6 +49,7 @@ class Cae(ReconstructionModule):
         image_size: int = 256,
         score: str = "mse",
         top_k: int = 200,
+        mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: str = "rank",
         lr: float = 1e-4,
@@ -64,6 +66,7 @@ class Cae(ReconstructionModule):
             bottleneck_channels=bottleneck_channels,
             score=score,
             top_k=top_k,
+            mask_margin=mask_margin,
             ensemble=ensemble,
             ensemble_method=ensemble_method,
         )

@@ -30,6 +30,7 @@ class CaeModel(ScoringModel):
         bottleneck_channels: Channels of the bottleneck (the paper: 512 at 16 x 16 for 512 px films).
         score: Image score at evaluation (``mse``, ``l1``, ``topk`` or ``ensemble``).
         top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``.
         ensemble_method: ``rank`` or ``zscore``.
     """
@@ -40,11 +41,13 @@ class CaeModel(ScoringModel):
         bottleneck_channels: int = 512,
         score: str = "mse",
         top_k: int = 200,
+        mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
         super().__init__([name.value for name in ReconstructionScore], score, ensemble, ensemble_method)
         self.top_k = top_k
+        self.mask_margin = mask_margin
         self.encoder = conv_encoder(1, channels, bottleneck_channels)
         self.decoder = conv_decoder(bottleneck_channels, channels)
         self.apply(init_weights)
@@ -62,4 +65,4 @@ class CaeModel(ScoringModel):
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
         """Reconstruction scores (``mse``, ``l1``, ``topk``) with their error maps."""
         target, reconstruction = self.reconstruct(image)
-        return reconstruction_scores(target, reconstruction, hand_mask, self.top_k)
+        return reconstruction_scores(target, reconstruction, hand_mask, self.top_k, self.mask_margin)

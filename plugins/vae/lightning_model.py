@@ -29,6 +29,7 @@ class Vae(ReconstructionModule):
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
         score: ``mse``, ``l1``, ``topk``, ``kld``, ``mse_kld`` or ``ensemble``.
         top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[topk, kld]``.
         ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr: Adam learning rate (the paper: 5e-5).
@@ -47,6 +48,7 @@ class Vae(ReconstructionModule):
         image_size: int = 256,
         score: str = "mse",
         top_k: int = 200,
+        mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: str = "rank",
         lr: float = 1e-4,
@@ -64,6 +66,7 @@ class Vae(ReconstructionModule):
             kl_weight=kl_weight,
             score=score,
             top_k=top_k,
+            mask_margin=mask_margin,
             ensemble=ensemble,
             ensemble_method=ensemble_method,
         )

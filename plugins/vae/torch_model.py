@@ -41,6 +41,7 @@ class VaeModel(ScoringModel):
         kl_weight: Weight of the KL term in the loss and in the ``mse_kld`` score.
         score: Image score at evaluation (a :class:`VaeScore` or ``ensemble``).
         top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``.
         ensemble_method: ``rank`` or ``zscore``.
     """
@@ -52,12 +53,14 @@ class VaeModel(ScoringModel):
         kl_weight: float = 1e-3,
         score: str = "mse",
         top_k: int = 200,
+        mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
         super().__init__([name.value for name in VaeScore], score, ensemble, ensemble_method)
         self.kl_weight = kl_weight
         self.top_k = top_k
+        self.mask_margin = mask_margin
         self.encoder = conv_encoder(1, channels, 2 * latent_channels)
         self.encoder[-1] = nn.Conv2d(channels[-1], 2 * latent_channels, 3, padding=1)  # unbounded mean, log-variance
         self.decoder = conv_decoder(latent_channels, channels)
@@ -85,7 +88,7 @@ class VaeModel(ScoringModel):
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
         """Reconstruction scores from the latent mean, the KL divergence, and reconstruction + weighted KL."""
         target, mean, log_variance = self.encode(image)
-        scored = reconstruction_scores(target, self.decoder(mean), hand_mask, self.top_k)
+        scored = reconstruction_scores(target, self.decoder(mean), hand_mask, self.top_k, self.mask_margin)
         mse, squared = scored[VaeScore.MSE.value]
         kld = self.kl_divergence(mean, log_variance)
         scored[VaeScore.KLD.value] = (kld, squared)

@@ -115,6 +115,9 @@ def _benchmark(args: object) -> int:
     from xray_anomalib.benchmark import BenchmarkConfig, collect_results, run_benchmark, write_report
 
     config = BenchmarkConfig.from_yaml(args.config)
+    if args.report_only and not (config.output / "runs").is_dir():
+        print(f"No runs of {args.config} in {config.output}: run the benchmark before --report-only.", file=sys.stderr)
+        return 2
     results = collect_results(config) if args.report_only else run_benchmark(config)
     print(f"runs: {config.output / 'runs.csv'}\nreport: {write_report(results, config)}")
     failed = results[results["status"] != "ok"] if len(results) else results

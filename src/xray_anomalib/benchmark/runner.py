@@ -1,8 +1,10 @@
 """Runs a benchmark grid: one training per model x variant x seed, every listed score read from it.
 
-Each run leaves ``runs/<model>__<variant>__seed<seed>/result.json`` (status, metrics, times) and ``films.csv``
-(per-film scores, for ROC curves). A run with an ``ok`` result is never redone, so a killed benchmark continues
-where it stopped; a failed run is recorded with its error, the grid goes on, and the next invocation retries it.
+Each run leaves ``runs/<model>__<variant>__seed<seed>/result.json`` (status, settings, metrics, times) and
+``films.csv`` (per-film scores, for ROC curves). A run with an ``ok`` result of the same settings is never redone,
+so a killed benchmark continues where it stopped; a failed run is recorded with its error, the grid goes on, and
+the next invocation retries it. A run whose settings changed in the config since it finished (the model's
+arguments, epochs, scores, the data) is run again from scratch, and its old result is never reported.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import shutil
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -100,6 +103,24 @@ def _describe(run: Run) -> dict:
     return {"model": run.model.display, "variant": run.variant.label, "seed": run.seed}
 
 
+def run_settings(run: Run, config: BenchmarkConfig) -> dict:
+    """Everything that decides a run's result, as JSON values: its model entry, variant, seed and the data."""
+    settings = {"model": asdict(run.model), "variant": asdict(run.variant), "seed": run.seed, "data": config.data}
+    return json.loads(json.dumps(settings, default=str))
+
+
+def recorded_result(run: Run, config: BenchmarkConfig) -> dict | None:
+    """The run's result file when one was written with the current settings, else ``None`` (logged if stale)."""
+    path = config.output / "runs" / run.run_id / RESULT_NAME
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    if result.get("settings") != run_settings(run, config):
+        logger.warning("Run %s ran with other settings than the config's now; its result does not count", run.run_id)
+        return None
+    return result
+
+
 def run_benchmark(config: BenchmarkConfig) -> pd.DataFrame:
     """Run (or continue) the grid and return one row per run and score (``runs.csv`` is written beside it)."""
     runs = grid(config)
@@ -109,10 +130,12 @@ def run_benchmark(config: BenchmarkConfig) -> pd.DataFrame:
         task = progress.add_task(f"benchmark {config.name}", total=len(runs))
         for index, run in enumerate(runs, start=1):
             folder = config.output / "runs" / run.run_id
-            result_path = folder / RESULT_NAME
-            if result_path.is_file() and json.loads(result_path.read_text())["status"] == "ok":
+            recorded = recorded_result(run, config)
+            if recorded is not None and recorded["status"] == "ok":
                 progress.advance(task)
                 continue
+            if recorded is None and folder.exists():
+                shutil.rmtree(folder)  # a stale run's checkpoints and films must not mix with the new ones
             progress.update(task, description=f"run {index}/{len(runs)}: {run.run_id}")
             folder.mkdir(parents=True, exist_ok=True)
             try:
@@ -124,19 +147,22 @@ def run_benchmark(config: BenchmarkConfig) -> pd.DataFrame:
                     "error": f"{type(error).__name__}: {error}",
                     "traceback": traceback.format_exc(),
                 }
-            write_text_atomic(result_path, json.dumps({**_describe(run), **result}, indent=2))
+            record = {**_describe(run), "settings": run_settings(run, config), **result}
+            write_text_atomic(folder / RESULT_NAME, json.dumps(record, indent=2))
             progress.advance(task)
     return collect_results(config)
 
 
 def collect_results(config: BenchmarkConfig) -> pd.DataFrame:
-    """One row per run and score from the runs' result files, written to ``runs.csv``."""
+    """One row per run and score from the runs' result files, written to ``runs.csv``.
+
+    Failed runs give a row with their error; results of other settings than the config's are left out.
+    """
     rows = []
     for run in grid(config):
-        path = config.output / "runs" / run.run_id / RESULT_NAME
-        if not path.is_file():
+        result = recorded_result(run, config)
+        if result is None:
             continue
-        result = json.loads(path.read_text())
         shared = {**_describe(run), "status": result["status"]}
         if result["status"] != "ok":
             rows.append({**shared, "error": result["error"]})
