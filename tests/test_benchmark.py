@@ -26,14 +26,19 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     output = tmp_path / "out"
     config = yaml.safe_load((REPO / "configs" / "benchmark" / "tiny.yaml").read_text())
     data = {**config["data"], "root": str(synthetic_root), "cache_dir": str(tmp_path / "cache")}
-    broken = {"name": "cae", "label": "cae_kld", "init_args": {"channels": [8, 16], "bottleneck_channels": 16}}
-    path = _config(
-        tmp_path, output=str(output), seeds=[0], data=data, models=[*config["models"], {**broken, "scores": ["kld"]}]
-    )
+    tiny = {"channels": [8, 16], "bottleneck_channels": 16}
+    broken = {"name": "cae", "label": "cae_kld", "init_args": tiny, "scores": ["kld"]}
+    second = {"name": "cae", "label": "cae_b", "init_args": {**tiny, "score": "topk", "top_k": 5}}
+    ensemble = {"name": "ensemble", "init_args": {"members": ["cae", "cae_b"]}, "scores": ["ensemble"]}
+    models = [*config["models"], second, ensemble, broken]
+    path = _config(tmp_path, output=str(output), seeds=[0], data=data, models=models)
     assert main(["benchmark", "--config", str(path)]) == 1  # one run failed, the others finished
     runs = pd.read_csv(output / "runs.csv")
     finished = runs[runs["status"] == "ok"]
-    assert set(finished["model"]) == {"cae", "padim"}
+    assert set(finished["model"]) == {"cae", "padim", "cae_b", "ensemble"}
+    assert set(finished.loc[finished["model"] == "ensemble", "score"]) == {"ensemble"}
+    train_s = finished.groupby(["model", "variant"])["train_s"].first()
+    assert (train_s["ensemble"] > train_s["cae"] + train_s["cae_b"]).all()  # its members' training counts
     assert set(finished["variant"]) == {"raw", "full+eq"}
     assert set(finished.loc[finished["model"] == "cae", "score"]) == {"mse", "l1", "topk"}
     assert finished["image_auroc"].between(0, 1).all() and finished["pixel_auroc"].between(0, 1).all()
@@ -49,6 +54,8 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     assert result.stat().st_mtime_ns == written
     padim = output / "runs" / "padim__raw__seed0" / "result.json"
     padim_written = padim.stat().st_mtime_ns
+    combined = output / "runs" / "ensemble__raw__seed0" / "result.json"
+    combined_written = combined.stat().st_mtime_ns
     changed = yaml.safe_load(path.read_text())
     changed["models"][0]["init_args"]["mask_margin"] = 1
     path.write_text(yaml.safe_dump(changed))
@@ -57,6 +64,7 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     assert main(["benchmark", "--config", str(path)]) == 1  # the changed model runs again, the others do not
     assert json.loads(result.read_text())["settings"]["model"]["init_args"]["mask_margin"] == 1
     assert padim.stat().st_mtime_ns == padim_written
+    assert combined.stat().st_mtime_ns != combined_written  # a member changed, so the ensemble ran again
     assert {"cae", "padim"} <= set(pd.read_csv(output / "runs.csv")["model"])
 
 
@@ -67,6 +75,7 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
         ({"variants": [{"variant": "cropped-ish"}]}, "variants\\[0\\]"),
         ({"data": {"seed": 3}}, "must not set"),
         ({"models": [{"name": "cae"}, {"name": "cae"}]}, "unique"),
+        ({"models": [{"name": "cae"}, {"name": "ensemble", "init_args": {"members": ["cae", "vae"]}}]}, "members"),
     ],
 )
 def test_config_errors_name_the_problem(tmp_path: Path, changes: dict, message: str) -> None:
@@ -91,6 +100,8 @@ def test_shipped_benchmark_configs_are_valid_and_build_their_models(name: str) -
 
     config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / f"{name}.yaml")
     for model in config.models:
+        if model.name == "ensemble":  # its members are the grid's runs, checked when the config is read
+            continue
         size = model.image_size or config.data["image_size"]
         args = {**model.init_args, "pre_trained": False} if model.name in {"padim", "patchcore"} else model.init_args
         build_model(model.name, image_size=size, **args)

@@ -12,6 +12,10 @@ Example ``configs/benchmark/quick.yaml``::
     models:
       - {name: cae, max_epochs: 3, init_args: {channels: [16, 32, 64]}, scores: [mse, topk]}
       - {name: padim, init_args: {backbone: resnet18, pre_trained: false}}
+      - {name: ensemble, init_args: {members: [cae, vae], method: rank}}
+
+An ``ensemble`` entry names earlier models of the grid as its members: each of its runs combines the members' runs
+of the same variant and seed (their checkpoints), which the grid trains first.
 """
 
 from __future__ import annotations
@@ -24,9 +28,25 @@ import yaml
 
 from xray_anomalib.preprocessing import Variant
 
+ENSEMBLE_MODEL = "ensemble"
+"""Registry name of the model ensemble, whose ``members`` are labels of earlier models in a grid."""
+
 
 class BenchmarkConfigError(ValueError):
     """Raised when a benchmark config is missing a key, has an unknown one, or a wrong value."""
+
+
+def _check_members(model: ModelConfig, earlier: list[str], where: str) -> None:
+    """An ensemble's members must be two or more labels of models listed before it."""
+    if model.name != ENSEMBLE_MODEL:
+        return
+    members = model.init_args.get("members")
+    if not isinstance(members, list) or len(members) < 2 or not set(members) <= set(earlier):
+        msg = (
+            f"{where}: an ensemble's init_args.members must list two or more labels of the models before it "
+            f"({earlier}); got {members!r}."
+        )
+        raise BenchmarkConfigError(msg)
 
 
 def _build(cls: type, values: Any, where: str) -> Any:
@@ -137,4 +157,6 @@ class BenchmarkConfig:
         if len(set(labels)) != len(labels):
             msg = f"{path}: model labels must be unique; got {labels} (set label: to tell entries apart)."
             raise BenchmarkConfigError(msg)
+        for index, model in enumerate(models):
+            _check_members(model, labels[:index], f"{path}: models[{index}]")
         return cls(config.name, Path(config.output), dict(config.data), variants, models, list(config.seeds))

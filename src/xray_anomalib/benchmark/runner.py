@@ -24,7 +24,7 @@ from lightning.pytorch import seed_everything
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xray_anomalib.atomic import write_text_atomic
-from xray_anomalib.benchmark.config import BenchmarkConfig, ModelConfig, VariantConfig
+from xray_anomalib.benchmark.config import ENSEMBLE_MODEL, BenchmarkConfig, ModelConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_names, score_test_films
 from xray_anomalib.data import Mura
 from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
@@ -69,13 +69,45 @@ def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, i
     )
 
 
+def member_runs(run: Run, config: BenchmarkConfig) -> list[Run]:
+    """The runs an ensemble run combines: its members' runs of the same variant and seed (none for other models)."""
+    if run.model.name != ENSEMBLE_MODEL:
+        return []
+    by_label = {model.display: model for model in config.models}
+    return [Run(by_label[label], run.variant, run.seed) for label in run.model.init_args["members"]]
+
+
+def member_checkpoints(run: Run, config: BenchmarkConfig) -> tuple[list[dict[str, str]], float]:
+    """``{model, checkpoint}`` of each finished member run of an ensemble run, and the members' training seconds.
+
+    Raises:
+        ValueError: Naming a member whose run has not finished with the current settings.
+    """
+    members, seconds = [], 0.0
+    for member in member_runs(run, config):
+        result = recorded_result(member, config)
+        if result is None or result["status"] != "ok":
+            msg = f"Ensemble member run {member.run_id} has not finished; the ensemble needs its checkpoint."
+            raise ValueError(msg)
+        folder = config.output / "runs" / member.run_id
+        (checkpoint,) = folder.glob("*/*/*/latest/weights/lightning/model.ckpt")
+        members.append({"model": member.model.name, "checkpoint": str(checkpoint)})
+        seconds += result["train_s"]
+    return members, seconds
+
+
 def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
-    """Train, score and measure one run; returns its result record."""
+    """Train, score and measure one run; returns its result record.
+
+    An ensemble's training time includes its members' (what the ensemble costs from scratch).
+    """
     seed_everything(run.seed)
     image_size = image_size_of(run, config)
     datamodule = datamodule_for(config, run.variant, run.seed, image_size)
     seeded = {"seed": run.seed} if "seed" in inspect.signature(get_model_spec(run.model.name).load()).parameters else {}
-    model = build_model(run.model.name, **{"image_size": image_size, **seeded, **run.model.init_args})
+    members, members_seconds = member_checkpoints(run, config)
+    init_args = {**run.model.init_args, "members": members} if members else run.model.init_args
+    model = build_model(run.model.name, **{"image_size": image_size, **seeded, **init_args})
     computed = list(score_names(model))
     wanted = run.model.scores or computed
     missing = sorted(set(wanted) - set(computed))
@@ -85,7 +117,7 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     engine = Engine(max_epochs=run.model.max_epochs, default_root_dir=folder, enable_progress_bar=False, logger=False)
     start = time.perf_counter()
     engine.fit(model=model, datamodule=datamodule)
-    train_seconds = time.perf_counter() - start
+    train_seconds = time.perf_counter() - start + members_seconds
     scored = score_test_films(model, datamodule)
     scored.films[["study_id", "film_path", "label", *wanted]].to_csv(folder / FILMS_NAME, index=False)
     datamodule.save_manifest(config.output / "manifests" / f"seed{run.seed}")
@@ -104,9 +136,10 @@ def _describe(run: Run) -> dict:
 
 
 def run_settings(run: Run, config: BenchmarkConfig) -> dict:
-    """Everything that decides a run's result, as JSON values: its model entry, variant, seed and the data."""
+    """Everything that decides a run's result, as JSON values (an ensemble's include its members')."""
     settings = {"model": asdict(run.model), "variant": asdict(run.variant), "seed": run.seed, "data": config.data}
-    return json.loads(json.dumps(settings, default=str))
+    members = [run_settings(member, config) for member in member_runs(run, config)]
+    return json.loads(json.dumps({**settings, **({"members": members} if members else {})}, default=str))
 
 
 def recorded_result(run: Run, config: BenchmarkConfig) -> dict | None:
