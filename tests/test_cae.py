@@ -44,6 +44,7 @@ def test_mask_margin_leaves_the_outline_out_of_scores_and_maps() -> None:
     inner = inner_mask(mask, 2)
     assert inner[0].sum() == 8 * 8 and inner[0, 0, 4:12, 4:12].all()
     assert torch.equal(inner[1], mask[1])
+    assert inner_mask(torch.ones(1, 1, 8, 8), 1)[0, 0].sum() == 6 * 6  # the image border is an edge too
     whole = reconstruction_scores(target, reconstruction, mask, top_k=1)
     kept_in = reconstruction_scores(target, reconstruction, mask, top_k=1, mask_margin=2)
     assert whole["topk"][0][0] == pytest.approx(9.0)  # the outline outweighs the anomaly

@@ -41,7 +41,9 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def inner_mask(mask: torch.Tensor, margin: int) -> torch.Tensor:
     """The mask eroded by ``margin`` pixels (a square neighbourhood), per image.
 
-    An image whose mask the erosion would empty keeps its whole mask, so that it is still scored.
+    The image's border counts as an edge too: where the hand leaves the image (the forearm, cut by the crop) the
+    reconstruction is as unreliable as along the outline. An image whose mask the erosion would empty keeps its
+    whole mask, so that it is still scored.
 
     Args:
         mask: ``(B, 1, H, W)`` 0/1 hand mask.
@@ -55,7 +57,8 @@ def inner_mask(mask: torch.Tensor, margin: int) -> torch.Tensor:
         raise ValueError(msg)
     if margin == 0:
         return mask
-    eroded = -F.max_pool2d(-mask, kernel_size=2 * margin + 1, stride=1, padding=margin)
+    outside_padded = F.pad(mask, (margin, margin, margin, margin), value=0.0)
+    eroded = -F.max_pool2d(-outside_padded, kernel_size=2 * margin + 1, stride=1)
     emptied = eroded.flatten(1).sum(dim=1) == 0
     return torch.where(emptied.view(-1, 1, 1, 1), mask, eroded)
 
