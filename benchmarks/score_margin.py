@@ -24,14 +24,21 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
-from xray_anomalib.benchmark.runner import Run, datamodule_for, grid, image_size_of, recorded_result
+from xray_anomalib.benchmark.runner import (
+    Run,
+    checkpoint_of,
+    datamodule_for,
+    grid,
+    image_size_of,
+    recorded_result,
+)
 from xray_anomalib.components.scores import ReconstructionScore, image_score, inner_mask
 from xray_anomalib.registry import get_model_spec
 
 
 def squared_errors(run: Run, config: BenchmarkConfig) -> dict[str, tuple[torch.Tensor, ...]]:
     """``split -> (squared errors over the whole hand, hand masks, labels, films, anomaly masks)`` of a run."""
-    checkpoint = next((config.output / "runs" / run.run_id).rglob("model.ckpt"))
+    checkpoint = checkpoint_of(run, config)
     module = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint, map_location="cpu").eval()
     module.model.mask_margin = 0
     datamodule = datamodule_for(config, run.variant, run.seed, image_size_of(run, config))

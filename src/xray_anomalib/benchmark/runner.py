@@ -77,6 +77,12 @@ def member_runs(run: Run, config: BenchmarkConfig) -> list[Run]:
     return [Run(by_label[label], run.variant, run.seed) for label in run.model.init_args["members"]]
 
 
+def checkpoint_of(run: Run, config: BenchmarkConfig) -> Path:
+    """The checkpoint a run's training left (anomalib's ``latest`` version of the run's folder)."""
+    (checkpoint,) = (config.output / "runs" / run.run_id).glob("*/*/*/latest/weights/lightning/model.ckpt")
+    return checkpoint
+
+
 def member_checkpoints(run: Run, config: BenchmarkConfig) -> tuple[list[dict[str, str]], float]:
     """``{model, checkpoint}`` of each finished member run of an ensemble run, and the members' training seconds.
 
@@ -89,9 +95,7 @@ def member_checkpoints(run: Run, config: BenchmarkConfig) -> tuple[list[dict[str
         if result is None or result["status"] != "ok":
             msg = f"Ensemble member run {member.run_id} has not finished; the ensemble needs its checkpoint."
             raise ValueError(msg)
-        folder = config.output / "runs" / member.run_id
-        (checkpoint,) = folder.glob("*/*/*/latest/weights/lightning/model.ckpt")
-        members.append({"model": member.model.name, "checkpoint": str(checkpoint)})
+        members.append({"model": member.model.name, "checkpoint": str(checkpoint_of(member, config))})
         seconds += result["train_s"]
     return members, seconds
 
