@@ -14,6 +14,7 @@ from xray_anomalib.preprocessing import PreprocessingSettings
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MURA_CSV = SHARED_DATA / "mura-v1.1-csv"
 MURA_SAMPLES = SHARED_DATA / "mura-hand-samples"
+FRACATLAS = SHARED_DATA / "fracatlas-lower"
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +31,14 @@ def mura_csv_root() -> Path:
     if not MURA_CSV.is_dir():
         pytest.skip(f"real MURA CSVs not found at {MURA_CSV} (../shared/data is absent in a user's clone)")
     return MURA_CSV
+
+
+@pytest.fixture
+def fracatlas_root() -> Path:
+    """The FracAtlas leg, hip and shoulder films in ../shared/data (skips when absent)."""
+    if not (FRACATLAS / "dataset.csv").is_file():
+        pytest.skip(f"FracAtlas films not found at {FRACATLAS} (../shared/data is absent in a user's clone)")
+    return FRACATLAS
 
 
 @pytest.fixture

@@ -5,8 +5,15 @@ from pathlib import Path
 import numpy as np
 
 
-def write_dicom(path: Path, pixels: np.ndarray, photometric: str, slope: float = 1.0, intercept: float = 0.0) -> None:
-    """Write ``pixels`` as a 12-bit DICOM film."""
+def write_dicom(
+    path: Path,
+    pixels: np.ndarray,
+    photometric: str,
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Write ``pixels`` as a 12-bit DICOM film, with extra ``tags`` (e.g. ``PatientID``)."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -22,4 +29,6 @@ def write_dicom(path: Path, pixels: np.ndarray, photometric: str, slope: float =
     dataset.PixelRepresentation = 0
     dataset.RescaleSlope, dataset.RescaleIntercept = slope, intercept
     dataset.PixelData = pixels.astype(np.uint16).tobytes()
+    for name, value in (tags or {}).items():
+        setattr(dataset, name, value)
     dataset.save_as(path, enforce_file_format=True)

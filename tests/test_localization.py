@@ -26,6 +26,19 @@ def test_peak_hits_counts_only_anomalous_films_and_knows_chance() -> None:
     assert PeakHits().hit_rate != PeakHits().hit_rate  # nan without films
 
 
+def test_the_peak_is_sought_inside_the_body() -> None:
+    maps = torch.zeros(2, 1, 4, 4)
+    maps[:, 0, 3, 3] = 5.0  # the hottest pixel lies outside the body (background of a baseline's map)
+    maps[0, 0, 0, 1] = 1.0  # film 0: its hottest body pixel is on the anomaly
+    maps[1, 0, 1, 3] = 1.0  # film 1: its hottest body pixel is beside it
+    truth = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
+    truth[:, 0, 0, :2] = True
+    hand = torch.zeros(2, 1, 4, 4)
+    hand[:, 0, :2] = 1
+    hits = peak_hits(maps, truth, hand)
+    assert (hits.films, hits.hits) == (2, 1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "args"),

@@ -39,7 +39,7 @@ class Bigan(AdversarialModule):
         beta1: Adam's first momentum coefficient.
         pre_processor: Pre-processor, or ``True`` for the default (resize only).
         post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for the film visualizer.
         seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """

@@ -37,6 +37,7 @@ from xray_anomalib.coreset import greedy_coreset
 from xray_anomalib.deploy.settings import DeployableMixin
 from xray_anomalib.distributed import gather_across_processes
 from xray_anomalib.export import FixedSizeExportMixin
+from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.visualization import FilmVisualizerMixin
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def _load_weights(model: AnomalibPadim | AnomalibPatchcore, backbone_weights: st
         load_backbone_weights(model.model.feature_extractor.feature_extractor, backbone_weights)
 
 
-class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPadim):
+class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPadim):
     """anomalib's PaDiM, with an optional local ``backbone_weights`` file and fixed-size export.
 
     Args:
@@ -67,7 +68,7 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anomalib
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for anomalib's default.
         post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for the X-ray evaluator (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for anomalib's default.
         seed: Seed of the random feature selection and of a random backbone's weights, applied when the model
             is built (anomalib's CLI reads ``seed_everything`` but does not apply it).
@@ -107,7 +108,7 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anomalib
         super().fit()
 
 
-class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, AnomalibPatchcore):
+class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPatchcore):
     """anomalib's PatchCore, with an optional local ``backbone_weights`` file and static-shape export.
 
     Args:
@@ -121,7 +122,7 @@ class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Anom
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for anomalib's default.
         post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for the X-ray evaluator (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for anomalib's default.
         seed: Seed of the random feature selection and of a random backbone's weights, applied when the model
             is built (anomalib's CLI reads ``seed_everything`` but does not apply it).

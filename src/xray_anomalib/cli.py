@@ -67,7 +67,7 @@ def _preprocess(args: object) -> None:
     import yaml
     from anomalib.data import AnomalibDataModule
 
-    from xray_anomalib.data import Mura
+    from xray_anomalib.data import XrayDataModule
 
     section = (yaml.safe_load(Path(args.config).read_text()) or {}).get("data")
     if section is None:
@@ -76,7 +76,7 @@ def _preprocess(args: object) -> None:
     parser = ArgumentParser()
     parser.add_subclass_arguments(AnomalibDataModule, "data")
     datamodule = parser.instantiate_classes(parser.parse_object({"data": section})).data
-    if not isinstance(datamodule, Mura) or datamodule.preprocessing is None:
+    if not isinstance(datamodule, XrayDataModule) or datamodule.preprocessing is None:
         msg = f"{args.config}: data must be xray_anomalib.data.Mura with init_args.preprocessing set."
         raise ValueError(msg)
     datamodule.setup()

@@ -2,9 +2,10 @@
 
 One trained model gives all the scores it computes (an X-ray plugin's ``score_maps``), so a benchmark trains once
 per model and reads every score from the same weights. anomalib's baselines give their one score (``default``).
-Metrics come from torchmetrics and anomalib: image AUROC, pixel AUROC (every pixel of the test films), AUPRO
-(FPR up to 0.3), study AUROC (a study's score is the max, or the mean, of its films' scores, as MURA labels
-studies), and the share of anomalous films whose heatmap peak lies on the anomaly.
+Metrics come from torchmetrics and anomalib: image AUROC, study AUROC (a study's score is the max, or the mean, of
+its films' scores, as MURA labels studies), and the evaluator's pixel metrics (:mod:`xray_anomalib.metrics`) over
+the films with pixel truth: pixel AUROC inside the body (the headline) and over the whole film, AUPRO (FPR up to
+0.3), and the share of anomalous films whose heatmap peak inside the body lies on the anomaly.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from types import SimpleNamespace
 
 import pandas as pd
 import torch
-from anomalib.metrics import AUPRO
 from anomalib.models import AnomalibModule
+from torchmetrics import Metric
 from torchmetrics.classification import BinaryAUROC
 
 from xray_anomalib.components.scoring import ENSEMBLE, ScoringModel
-from xray_anomalib.data import Mura
-from xray_anomalib.localization import PeakHits
+from xray_anomalib.data import XrayDataModule
+from xray_anomalib.metrics import PeakHitRate, PixelAUPRO, PixelAUROC
 
 DEFAULT_SCORE = "default"
 
@@ -32,8 +33,10 @@ class TestScores:
 
     Attributes:
         films: One row per test film (or hand crop): ``study_id``, ``film_path``, ``label`` and one column per score.
-        metrics: One row per score with ``score``, ``image_auroc``, ``pixel_auroc``, ``aupro``, ``study_auroc_max``,
-            ``study_auroc_mean``, ``peak_hit`` and ``peak_chance`` (NaN where the test set has no anomaly masks).
+        metrics: One row per score with ``score``, ``image_auroc``, ``pixel_auroc_in_body``, ``pixel_auroc``,
+            ``aupro``, ``peak_hit``, ``peak_chance``, ``study_auroc_max``, ``study_auroc_mean`` and
+            ``positives_without_mask``. Pixel metrics are computed over the films with pixel truth (the evaluator's
+            metrics) and are NaN where the test set has no anomaly masks.
         ms_per_image: Milliseconds per film of scoring in torch (all scores at once, batches of the datamodule).
     """
 
@@ -72,22 +75,29 @@ def _auroc(scores: pd.Series, labels: pd.Series) -> float:
     return BinaryAUROC()(_unit_range(torch.tensor(scores.to_numpy())), torch.tensor(labels.to_numpy())).item()
 
 
-def _pixel_metrics(maps: list[torch.Tensor], truths: list[torch.Tensor]) -> tuple[float, float]:
-    """Pixel AUROC and AUPRO of all test maps at once, scaled together into ``[0, 1]``."""
-    anomaly_maps, truth = _unit_range(torch.cat(maps)), torch.cat(truths)
-    region = AUPRO(fields=["anomaly_map", "gt_mask"], fpr_limit=0.3)
-    region.update(SimpleNamespace(anomaly_map=anomaly_maps, gt_mask=truth))
-    return BinaryAUROC()(anomaly_maps.flatten(), truth.flatten()).item(), region.compute().item()
+def _pixel_metrics() -> dict[str, Metric]:
+    """Fresh pixel metrics of one score: the evaluator's own, over the films with truth."""
+    return {
+        "pixel_auroc_in_body": PixelAUROC(in_body=True),
+        "pixel_auroc": PixelAUROC(),
+        "aupro": PixelAUPRO(fpr_limit=0.3),
+        "peak_hit": PeakHitRate(),
+    }
+
+
+def _unit_range_maps(maps: list[torch.Tensor]) -> list[torch.Tensor]:
+    """All test maps of one score scaled together into ``[0, 1]`` (one scale for every film, as thresholds are)."""
+    low, high = min(part.min() for part in maps), max(part.max() for part in maps)
+    return [(part - low) / (high - low) if high > low else torch.zeros_like(part) for part in maps]
 
 
 @torch.no_grad()
-def score_test_films(model: AnomalibModule, datamodule: Mura) -> TestScores:
+def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestScores:
     """Score every test film with every score of ``model`` and compute the metrics."""
     model.eval()
     columns: dict[str, list[torch.Tensor]] = {}
     maps: dict[str, list[torch.Tensor]] = {}
-    truths: list[torch.Tensor] = []
-    peaks: dict[str, PeakHits] = {}
+    batches: list[SimpleNamespace] = []
     labels, has_masks = [], datamodule.test_data.task == "segmentation"
     seconds = 0.0
     for batch in datamodule.test_dataloader():
@@ -97,12 +107,11 @@ def score_test_films(model: AnomalibModule, datamodule: Mura) -> TestScores:
         seconds += time.perf_counter() - start
         labels.append(batch.gt_label.int())
         if has_masks:
-            truths.append(batch.gt_mask.reshape(hand.shape[0], *hand.shape[-2:]).int())
+            batches.append(SimpleNamespace(gt_mask=batch.gt_mask, gt_mask_known=batch.gt_mask_known, hand_mask=hand))
         for name, (score, anomaly_map) in scored.items():
             columns.setdefault(name, []).append(score.float())
             if has_masks:
-                maps.setdefault(name, []).append(anomaly_map.reshape(truths[-1].shape).float())
-                peaks.setdefault(name, PeakHits()).update(anomaly_map, truths[-1], hand)
+                maps.setdefault(name, []).append(anomaly_map.reshape(batch.gt_mask.shape).float())
     samples = datamodule.test_data.samples
     films = pd.DataFrame(
         {
@@ -115,18 +124,29 @@ def score_test_films(model: AnomalibModule, datamodule: Mura) -> TestScores:
     rows = []
     for name in columns:
         studies = films.groupby("study_id").agg(label=("label", "max"), high=(name, "max"), mean=(name, "mean"))
-        hits = peaks.get(name, PeakHits())
-        pixel_auroc, aupro = _pixel_metrics(maps[name], truths) if has_masks else (float("nan"), float("nan"))
+        pixel = {key: float("nan") for key in _pixel_metrics()} | {"peak_chance": float("nan")}
+        if has_masks:
+            metrics = _pixel_metrics()
+            for part, anomaly_map in zip(batches, _unit_range_maps(maps[name]), strict=True):
+                for metric in metrics.values():
+                    metric.update(SimpleNamespace(**vars(part), anomaly_map=anomaly_map))
+            pixel = {key: _value(metric) for key, metric in metrics.items()} | {
+                "peak_chance": metrics["peak_hit"].chance()
+            }
         rows.append(
             {
                 "score": name,
                 "image_auroc": _auroc(films[name], films["label"]),
-                "pixel_auroc": pixel_auroc,
-                "aupro": aupro,
+                **pixel,
                 "study_auroc_max": _auroc(studies["high"], studies["label"]),
                 "study_auroc_mean": _auroc(studies["mean"], studies["label"]),
-                "peak_hit": hits.hit_rate,
-                "peak_chance": hits.chance,
+                "positives_without_mask": datamodule.test_data.positives_without_mask,
             }
         )
     return TestScores(films, pd.DataFrame(rows), seconds * 1000 / max(len(films), 1))
+
+
+def _value(metric: Metric) -> float:
+    """A metric's value, NaN where it saw no film with truth."""
+    value = metric.compute()
+    return float("nan") if value is None else float(value)

@@ -12,12 +12,14 @@ from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.runner import FILMS_NAME, grid
 
 DETAILS = [
+    "pixel_auroc_in_body",
     "pixel_auroc",
     "aupro",
     "study_auroc_max",
     "study_auroc_mean",
     "peak_hit",
     "peak_chance",
+    "positives_without_mask",
     "train_s",
     "ms_per_image",
 ]
@@ -46,6 +48,7 @@ def table1(results: pd.DataFrame, config: BenchmarkConfig) -> str:
 def details(results: pd.DataFrame) -> str:
     """Every other metric (mean ± std over seeds) per model, score and variant."""
     done = results[results["status"] == "ok"]
+    done = done.assign(**{column: done.get(column, float("nan")) for column in DETAILS})  # runs older than a column
     lines = ["| model | score | variant | " + " | ".join(DETAILS) + " |", "|---|---|---|" + "---|" * len(DETAILS)]
     for (model, score, variant), rows in done.groupby(["model", "score", "variant"], sort=False):
         lines.append(f"| {model} | {score} | {variant} | " + " | ".join(_mean_std(rows[c]) for c in DETAILS) + " |")
@@ -124,10 +127,13 @@ def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig) -> str:
         "Image AUROC on the test films, mean ± std over seeds.",
         table1(results, config),
         "## All metrics",
-        "Pixel AUROC and AUPRO (FPR <= 0.3) over all test pixels, study AUROC with a study scored by the max or the "
-        "mean of its films, peak_hit: share of anomalous films whose heatmap peak lies on the anomaly (peak_chance: "
-        "what a random point of the hand would get); train_s: training seconds; ms_per_image: torch scoring time "
-        "per film.",
+        "Pixel metrics over the test films with pixel truth (normal films and anomalous films with a mask; "
+        "positives_without_mask anomalous films had none and are left out): pixel_auroc_in_body, pixel AUROC inside "
+        "the body mask (the headline: a map that is zero outside the body cannot score by the background), "
+        "pixel_auroc over every pixel, AUPRO (FPR <= 0.3); peak_hit: share of anomalous films whose heatmap peak "
+        "inside the body lies on the anomaly (peak_chance: what a random point of the body would get). Study AUROC "
+        "with a study scored by the max or the mean of its films; train_s: training seconds; ms_per_image: torch "
+        "scoring time per film.",
         details(results),
         "![image AUROC](auroc_bars.png)",
         "![ROC curves](roc_curves.png)",

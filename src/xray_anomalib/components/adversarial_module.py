@@ -32,7 +32,7 @@ class AdversarialModule(XrayAnomalyModule):
         beta1: Adam's first momentum coefficient (the paper: 0.5).
         pre_processor: Pre-processor, or ``True`` for the default (resize only).
         post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for the film visualizer.
         seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
     """

@@ -23,6 +23,7 @@ from torchvision.transforms.v2 import Resize
 from xray_anomalib.components.scores import masked_mean
 from xray_anomalib.deploy.settings import DeployableMixin
 from xray_anomalib.distributed import gather_across_processes
+from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.visualization import FilmVisualizerMixin
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 EXPORT_INPUT_NAMES = ("input", "hand_mask")
 
 
-class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, AnomalibModule):
+class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibModule):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 
     The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask, scores and heatmaps are
@@ -45,7 +46,7 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, AnomalibModule):
         depth: Number of halvings of the resolution in the model's encoder or discriminator.
         pre_processor: Pre-processor, or ``True`` for the default (resize only).
         post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for anomalib's default metrics.
+        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for the film visualizer.
         seed: Seed of the initial weights and the data order, applied when the model is built (anomalib's CLI
             reads ``seed_everything`` but does not apply it); ``None`` leaves the random state as it is.

@@ -2,7 +2,8 @@
 
 The hand mask says which pixels belong to the hand: the masked reconstruction loss and the heatmaps use
 it. It is a separate field, never derived from pixel values (the original code's ``pixel != 0`` broke once
-images were normalised).
+images were normalised). ``gt_mask_known`` says per film whether ``gt_mask`` is truth (normal films, and anomalous
+films with a mask) or a stand-in for a missing mask, which pixel metrics must leave out.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import torch
 from anomalib.data import ImageBatch, ImageItem, NumpyImageBatch, NumpyImageItem
 from torchvision.tv_tensors import Mask
 
@@ -20,6 +22,7 @@ class XrayNumpyItem(NumpyImageItem):
     """Numpy item with a hand mask of shape ``(H, W)``."""
 
     hand_mask: np.ndarray | None = None
+    gt_mask_known: np.ndarray | None = None
 
 
 @dataclass
@@ -27,6 +30,7 @@ class XrayNumpyBatch(NumpyImageBatch):
     """Numpy batch with hand masks of shape ``(B, H, W)``."""
 
     hand_mask: np.ndarray | None = None
+    gt_mask_known: np.ndarray | None = None
     item_class: ClassVar[type[XrayNumpyItem]] = XrayNumpyItem
 
 
@@ -35,6 +39,7 @@ class XrayItem(ImageItem):
     """One film: anomalib's image item plus ``hand_mask`` (``(H, W)`` bool ``Mask``)."""
 
     hand_mask: Mask | None = None
+    gt_mask_known: torch.Tensor | None = None
     numpy_class: ClassVar[type[XrayNumpyItem]] = XrayNumpyItem
 
 
@@ -43,5 +48,6 @@ class XrayBatch(ImageBatch):
     """A batch of films: anomalib's image batch plus ``hand_mask`` (``(B, H, W)`` bool)."""
 
     hand_mask: Mask | None = None
+    gt_mask_known: torch.Tensor | None = None
     item_class: ClassVar[type[XrayItem]] = XrayItem
     numpy_class: ClassVar[type[XrayNumpyBatch]] = XrayNumpyBatch

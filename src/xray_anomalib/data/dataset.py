@@ -26,7 +26,9 @@ class MuraDataset(AnomalibDataset):
     """Films of one split part, read at full bit depth and letterboxed to a square.
 
     Each item holds the film as a 3-channel image in ``[0, 1]`` (anomalib's convention; the channels are
-    equal), the anomaly mask where the dataset has one, and the hand mask (all ones when none is given).
+    equal), the anomaly mask, and the hand mask (all ones when none is given). The part has pixel truth
+    (``task == "segmentation"``) when any anomalous film has a mask; an anomalous film without one then gets an
+    empty mask and ``gt_mask_known`` False, and pixel metrics leave it out.
 
     Args:
         samples: Rows of a split manifest with ``image_path``, ``study_label``, ``mask_path`` and
@@ -51,10 +53,15 @@ class MuraDataset(AnomalibDataset):
         self.film_transform = film_transform
         self.letterbox = letterbox(image_size)
         frame = samples.assign(split=split, label_index=samples["study_label"].astype(int))
-        positive = frame["label_index"] == 1
-        every_positive_masked = bool(positive.any() and (frame.loc[positive, "mask_path"] != "").all())
-        frame.attrs["task"] = "segmentation" if every_positive_masked else "classification"
+        masked = frame["mask_path"] != ""
+        frame["gt_mask_known"] = masked | (frame["label_index"] == 0)
+        frame.attrs["task"] = "segmentation" if bool((masked & (frame["label_index"] == 1)).any()) else "classification"
         self.samples = frame
+
+    @property
+    def positives_without_mask(self) -> int:
+        """Anomalous films without an anomaly mask: pixel metrics leave them out."""
+        return int((~self.samples["gt_mask_known"]).sum())
 
     @property
     def collate_fn(self) -> Callable:
@@ -74,14 +81,15 @@ class MuraDataset(AnomalibDataset):
         image, gt_mask, hand_mask = self.letterbox(image, gt_mask, hand_mask)
         if self.augmentations is not None:
             image, gt_mask, hand_mask = self.augmentations(image, gt_mask, hand_mask)
-        has_mask = self.task == "segmentation"
+        has_masks = self.task == "segmentation"
         return XrayItem(
             image=image,
             gt_label=torch.tensor(row.label_index),
-            gt_mask=gt_mask if has_mask else None,
+            gt_mask=gt_mask if has_masks else None,
             image_path=row.image_path,
-            mask_path=row.mask_path if has_mask else None,
+            mask_path=row.mask_path if has_masks else None,
             hand_mask=hand_mask,
+            gt_mask_known=torch.tensor(bool(row.gt_mask_known)) if has_masks else None,
         )
 
 

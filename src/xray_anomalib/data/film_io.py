@@ -51,6 +51,16 @@ class Film:
     inverted_by_header: bool = False
 
 
+def file_signature(path: str | Path) -> list[int]:
+    """The file's size and modification time (ns): a film whose signature changed is read again.
+
+    Raises:
+        FileNotFoundError: When the file does not exist.
+    """
+    stat = Path(path).stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def read_film(path: str | Path) -> Film:
     """Read a film as ``H x W`` float32 in ``[0, 1]``.
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("split", "patient_id", "study_id", "study_label", "body_part", "mura_part", "rel_path")
+OPTIONAL_MANIFEST_COLUMNS = ("patient_source", "hardware")  # written where the collection has them
 
 
 class SplitMode(str, Enum):
@@ -165,7 +166,8 @@ def write_manifest(manifest: pd.DataFrame, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    manifest.loc[:, list(MANIFEST_COLUMNS)].to_csv(path, index=False)
+    extra = [name for name in OPTIONAL_MANIFEST_COLUMNS if name in manifest.columns]
+    manifest.loc[:, [*MANIFEST_COLUMNS, *extra]].to_csv(path, index=False)
     return path
 
 
@@ -182,7 +184,9 @@ def read_manifest(path: str | Path, root: str | Path) -> pd.DataFrame:
     Raises:
         SplitError: When columns are missing, a split name is unknown, or a patient is in two parts.
     """
-    manifest = pd.read_csv(path, dtype={"patient_id": str, "study_id": str, "rel_path": str})
+    manifest = pd.read_csv(
+        path, dtype={"patient_id": str, "study_id": str, "rel_path": str, "body_part": str}, keep_default_na=False
+    )
     missing = set(MANIFEST_COLUMNS) - set(manifest.columns)
     if missing:
         msg = f"Manifest {path} lacks column(s) {sorted(missing)}; expected {list(MANIFEST_COLUMNS)}."

@@ -169,10 +169,10 @@ def _rebuild(value: Any) -> Any:
 
 def settings_from_datamodule(datamodule: Any, model: Any, takes_hand_mask: bool) -> DeploymentSettings:
     """The settings of ``model`` trained on ``datamodule`` (thresholds are filled in at export)."""
-    from xray_anomalib.data import Mura
+    from xray_anomalib.data import XrayDataModule
 
     model_class = class_path_of(model)
-    if not isinstance(datamodule, Mura):
+    if not isinstance(datamodule, XrayDataModule):
         size = getattr(model, "input_size", None) or (256, 256)
         return DeploymentSettings(model_class, int(size[0]), takes_hand_mask=takes_hand_mask)
     film_transform = None if datamodule.film_transform is None else transform_config(datamodule.film_transform)

@@ -1,11 +1,14 @@
 """Run the offline pipeline once over a dataset and keep the results on disk.
 
-The cache lives in ``<cache_dir>/<settings key>/<dataset name>/``; the key hashes the pipeline's settings and
-version, so a changed setting writes a new cache instead of reusing a stale one. Per film it holds one 16-bit PNG
-per hand crop, the crop's hand mask, the film's anomaly mask mapped into the crop (when the film has one), and a
-JSON record of what the pipeline did. A film whose record exists is not processed again, so an interrupted run
-resumes where it stopped. Films are processed in parallel threads (OpenCV and numpy release the GIL, and threads
-avoid forking a process that holds torch's thread pools), with a progress bar.
+The cache lives in ``<cache_dir>/<settings key>/<dataset key>/``; the settings key hashes the pipeline's settings
+and version, so a changed setting writes a new cache instead of reusing a stale one, and the dataset key names the
+collection by its folder name and resolved path (:func:`xray_anomalib.data.identity.dataset_key`), so two copies of
+``MURA-v1.1`` never share one. Per film it holds one 16-bit PNG per hand crop, the crop's hand mask, the film's
+anomaly mask mapped into the crop (when the film has one), and a JSON record of what the pipeline did and of the
+film's and mask's size and modification time. A film whose record exists and matches the files on disk is not
+processed again, so an interrupted run resumes where it stopped and a changed film is processed anew. Films are
+processed in parallel threads (OpenCV and numpy release the GIL, and threads avoid forking a process that holds
+torch's thread pools), with a progress bar.
 
 Example:
     >>> settings = PreprocessingSettings("full")
@@ -26,22 +29,22 @@ import pandas as pd
 from rich.progress import Progress
 
 from xray_anomalib.atomic import write_text_atomic
-from xray_anomalib.data.film_io import FilmReadError, read_film
+from xray_anomalib.data.film_io import FilmReadError, file_signature, read_film
 from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings, warp_to_crop
 
 RECORD_SUFFIX = ".json"
 
 
-def cache_folder(cache_dir: str | Path, settings: PreprocessingSettings, dataset_name: str) -> Path:
+def cache_folder(cache_dir: str | Path, settings: PreprocessingSettings, dataset_key: str) -> Path:
     """The folder of one dataset's cache under one set of settings."""
-    return Path(cache_dir) / settings.key() / dataset_name
+    return Path(cache_dir) / settings.key() / dataset_key
 
 
 def build_cache(
     films: pd.DataFrame,
     settings: PreprocessingSettings,
     cache_dir: str | Path,
-    dataset_name: str,
+    dataset_key: str,
     workers: int | None = None,
 ) -> pd.DataFrame:
     """Preprocess every film of ``films`` (cached films are skipped) and return one row per hand crop.
@@ -50,7 +53,8 @@ def build_cache(
         films: Rows with ``rel_path``, ``image_path`` and ``mask_path`` ("" when the film has no anomaly mask).
         settings: The pipeline's settings.
         cache_dir: Root of all caches.
-        dataset_name: Name of the dataset (kept in the crops' paths so result files never collide).
+        dataset_key: The dataset's cache name (:func:`~xray_anomalib.data.identity.dataset_key`), kept in the
+            crops' paths so result files never collide.
         workers: Threads; all cores by default.
 
     Returns:
@@ -58,13 +62,13 @@ def build_cache(
         ``hand_mask_path`` and ``mask_path`` pointing at the crop's files, ``crop_index``, ``status`` and
         ``reason``. Unreadable films appear once with status ``unreadable`` and no crop files.
     """
-    folder = cache_folder(cache_dir, settings, dataset_name)
+    folder = cache_folder(cache_dir, settings, dataset_key)
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder.parent / "settings.json", json.dumps(settings.to_dict()))
     jobs = [
         (row.image_path, row.mask_path, row.rel_path)
         for row in films.itertuples(index=False)
-        if not _record_path(folder, row.rel_path).is_file()
+        if not _is_current(folder, row.image_path, row.mask_path, row.rel_path)
     ]
     if jobs:
         pipeline = OfflinePipeline(settings)
@@ -77,6 +81,7 @@ def build_cache(
 
 def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_path: str, rel_path: str) -> dict:
     """Preprocess one film into ``folder`` and write its record last (the record marks the film as done)."""
+    source = _source_signature(image_path, mask_path)
     try:
         film = read_film(image_path).pixels
     except FilmReadError as error:
@@ -93,6 +98,7 @@ def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_
                 _write(folder / "masks" / name, (warp_to_crop(anomaly, crop) > 0).astype(np.uint8) * 255)
             names.append({"name": name, "matrix": crop.matrix.tolist()})
         record = asdict(film_record) | {"crops": names}
+    record["source"] = source
     path = _record_path(folder, rel_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(record))
@@ -122,6 +128,26 @@ def _crop_rows(films: pd.DataFrame, folder: Path) -> pd.DataFrame:
                 },
             )
     return pd.DataFrame(rows)
+
+
+def _source_signature(image_path: str, mask_path: str) -> list:
+    """Size and modification time of the film and of its mask (``None`` for a film that is not on disk)."""
+    return [_signature_or_none(image_path), _signature_or_none(mask_path) if mask_path else None]
+
+
+def _signature_or_none(path: str) -> list[int] | None:
+    try:
+        return file_signature(path)
+    except OSError:
+        return None
+
+
+def _is_current(folder: Path, image_path: str, mask_path: str, rel_path: str) -> bool:
+    """Whether the film's record exists and was made from the film and mask as they are on disk now."""
+    path = _record_path(folder, rel_path)
+    if not path.is_file():
+        return False
+    return json.loads(path.read_text()).get("source") == _source_signature(image_path, mask_path)
 
 
 def _crop_name(rel_path: str, index: int) -> str:

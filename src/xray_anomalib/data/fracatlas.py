@@ -1,0 +1,159 @@
+"""Read FracAtlas' own layout into the index that every datamodule splits.
+
+FracAtlas (Abedeen et al., Scientific Data 10, 2023) is published as::
+
+    FracAtlas/
+        dataset.csv                     image_id,hand,leg,hip,shoulder,mixed,hardware,multiscan,fractured,...
+        images/Fractured/IMG0000019.jpg
+        images/Non_fractured/IMG0000000.jpg
+        Annotations/COCO JSON/COCO_fracture_masks.json
+
+It has no patient ids: every film is its own patient (and its own study), which the log says. Body parts are flag
+columns, several of which may be set on one film (a ``mixed`` film); ``hardware`` marks implants, which occur
+almost only on fractured films, a shortcut a detector can take.
+
+Example:
+    >>> index = read_fracatlas_index("FracAtlas", body_parts=["leg", "hip"], implants="exclude")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from enum import Enum
+from pathlib import Path
+
+import pandas as pd
+
+from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError
+
+logger = logging.getLogger(__name__)
+
+FRACATLAS_BODY_PARTS = ("hand", "leg", "hip", "shoulder")
+FRACATLAS_CSV = "dataset.csv"
+FRACATLAS_COCO = Path("Annotations") / "COCO JSON" / "COCO_fracture_masks.json"
+LABEL_FOLDERS = {1: "Fractured", 0: "Non_fractured"}
+_FLAG_COLUMNS = (*FRACATLAS_BODY_PARTS, "hardware", "fractured")
+
+
+class Implants(str, Enum):
+    """Which films with implants (FracAtlas' ``hardware`` flag) are kept."""
+
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
+    ONLY = "only"
+
+
+def normalise_fracatlas_parts(body_parts: str | Iterable[str]) -> tuple[str, ...]:
+    """FracAtlas body-part flags to keep, in their column order; ``all`` keeps every film.
+
+    Raises:
+        MuraLayoutError: For an unknown or empty list.
+    """
+    names = [body_parts] if isinstance(body_parts, str) else list(body_parts)
+    lowered = {name.lower() for name in names}
+    if "all" in lowered:
+        return FRACATLAS_BODY_PARTS
+    unknown = sorted(lowered - set(FRACATLAS_BODY_PARTS))
+    if unknown or not lowered:
+        expected = f"expected some of {list(FRACATLAS_BODY_PARTS)} or 'all'"
+        msg = f"Unknown FracAtlas body part(s) {unknown or names}; {expected}."
+        raise MuraLayoutError(msg)
+    return tuple(part for part in FRACATLAS_BODY_PARTS if part in lowered)
+
+
+def read_fracatlas_index(
+    root: str | Path,
+    body_parts: str | Iterable[str] = "all",
+    implants: Implants | str = Implants.INCLUDE,
+) -> pd.DataFrame:
+    """Index a FracAtlas root: one row per film with its label, body parts and implant flag.
+
+    Args:
+        root: The folder holding ``dataset.csv`` and ``images/``.
+        body_parts: Flags to keep (a film is kept when any of them is set), or ``all``.
+        implants: Keep films with implants (``include``), drop them (``exclude``) or keep only them (``only``).
+
+    Returns:
+        The columns of :data:`~xray_anomalib.data.mura.INDEX_COLUMNS` plus ``hardware`` and ``patient_source``
+        (``film``: each film is its own patient and study); ``mura_part`` is ``train`` (FracAtlas has one part).
+        Films need not exist on disk.
+
+    Raises:
+        FileNotFoundError: When ``root`` does not exist.
+        MuraLayoutError: When the layout or a row of ``dataset.csv`` is not FracAtlas', or nothing is left.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        msg = f"FracAtlas root {root} does not exist or is not a folder."
+        raise FileNotFoundError(msg)
+    table_path = root / FRACATLAS_CSV
+    if not table_path.is_file() or not (root / "images").is_dir():
+        msg = (
+            f"{root} is not FracAtlas-shaped: expected {FRACATLAS_CSV} and "
+            f"images/{{{','.join(LABEL_FOLDERS.values())}}}/ as FracAtlas is published."
+        )
+        raise MuraLayoutError(msg)
+    table = _read_table(table_path)
+    wanted = normalise_fracatlas_parts(body_parts)
+    keep = table.loc[:, list(wanted)].eq(1).any(axis=1)
+    implants = Implants(implants)
+    if implants is Implants.EXCLUDE:
+        keep &= table["hardware"] == 0
+    elif implants is Implants.ONLY:
+        keep &= table["hardware"] == 1
+    table = table[keep]
+    if table.empty:
+        msg = f"No FracAtlas film of {list(wanted)} with implants '{implants.value}' in {table_path}."
+        raise MuraLayoutError(msg)
+    stems = table["image_id"].map(lambda name: Path(name).stem)
+    rel_paths = [
+        f"images/{LABEL_FOLDERS[label]}/{name}"
+        for name, label in zip(table["image_id"], table["fractured"], strict=True)
+    ]
+    index = pd.DataFrame(
+        {
+            "patient_id": stems.to_numpy(),
+            "study_id": stems.to_numpy(),
+            "study_label": table["fractured"].to_numpy(),
+            "body_part": [
+                "+".join(part for part in FRACATLAS_BODY_PARTS if row[part] == 1) or "none"
+                for row in table.to_dict("records")
+            ],
+            "mura_part": "train",
+            "rel_path": rel_paths,
+            "image_path": [str(root / rel) for rel in rel_paths],
+            "hardware": table["hardware"].to_numpy(),
+            "patient_source": "film",
+        }
+    )
+    logger.info("FracAtlas has no patient ids: each of its %d films is its own patient and study.", len(index))
+    return index.sort_values("rel_path", ignore_index=True).loc[:, [*INDEX_COLUMNS, "hardware", "patient_source"]]
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """Read ``dataset.csv``, refusing missing columns, repeated films and flags that are not 0/1."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        msg = f"{path} is not a readable CSV ({type(error).__name__}: {error})."
+        raise MuraLayoutError(msg) from error
+    missing = sorted({"image_id", *_FLAG_COLUMNS} - set(table.columns))
+    if missing:
+        msg = f"{path} lacks column(s) {missing}; FracAtlas' dataset.csv has image_id, {', '.join(_FLAG_COLUMNS)}, ..."
+        raise MuraLayoutError(msg)
+    for column in _FLAG_COLUMNS:
+        bad = table.index[~table[column].str.strip().isin({"0", "1"})]
+        if len(bad):
+            row = bad[0]
+            msg = (
+                f"{path}, line {row + 2} ({table.at[row, 'image_id']}): column '{column}' is "
+                f"{table.at[row, column]!r}, expected 0 or 1."
+            )
+            raise MuraLayoutError(msg)
+        table[column] = table[column].astype(int)
+    repeated = table["image_id"][table["image_id"].duplicated()]
+    if len(repeated):
+        msg = f"{path} lists {repeated.iloc[0]} more than once."
+        raise MuraLayoutError(msg)
+    return table

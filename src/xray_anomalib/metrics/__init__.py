@@ -1,0 +1,14 @@
+"""Metrics of X-ray detectors: pixel truth where it exists, inside the body, and where the heatmap peaks."""
+
+from xray_anomalib.metrics.evaluator import XrayEvaluatorMixin, xray_evaluator
+from xray_anomalib.metrics.pixel import PeakHitRate, PixelAUPRO, PixelAUROC, PositivesWithoutMask, films_with_truth
+
+__all__ = [
+    "PeakHitRate",
+    "PixelAUPRO",
+    "PixelAUROC",
+    "PositivesWithoutMask",
+    "XrayEvaluatorMixin",
+    "films_with_truth",
+    "xray_evaluator",
+]

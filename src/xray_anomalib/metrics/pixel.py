@@ -1,0 +1,171 @@
+"""Pixel metrics over the films that have pixel truth, optionally inside the body.
+
+Labels of real collections are often per study, and an anomalous film may have no mask: its empty stand-in mask
+would count every pixel of the finding as normal. These metrics leave such films out (the batch's
+``gt_mask_known``), keep the normal films and the masked anomalous ones, and count how many were left out.
+
+Pixel AUROC over the whole film rewards any map that is zero outside the body (the background is easy negatives):
+``PixelAUROC(in_body=True)`` counts only the pixels of the body mask (the batch's ``hand_mask``), the headline.
+
+Example:
+    >>> from types import SimpleNamespace
+    >>> import torch
+    >>> truth = torch.zeros(2, 4, 4, dtype=torch.bool); truth[0, 1, 1] = True
+    >>> batch = SimpleNamespace(anomaly_map=truth.float(), gt_mask=truth, gt_mask_known=torch.tensor([True, True]))
+    >>> metric = PixelAUROC(); metric.update(batch); metric.compute()
+    tensor(1.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from anomalib.metrics import AnomalibMetric
+from anomalib.metrics.aupro import _AUPRO
+from anomalib.metrics.auroc import _AUROC
+from torchmetrics import Metric
+
+from xray_anomalib.localization import peak_hit_counts
+
+PIXEL_FIELDS = ("anomaly_map", "gt_mask")
+
+
+def films_with_truth(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """``(maps, truth, body)`` of the films whose ``gt_mask`` is truth, each ``(N, H * W)``; ``None`` without masks.
+
+    A batch without ``gt_mask_known`` treats every film as having truth; without ``hand_mask`` the body is the
+    whole film.
+    """
+    maps, truth = getattr(batch, "anomaly_map", None), getattr(batch, "gt_mask", None)
+    if maps is None or truth is None:
+        return None
+    count = truth.shape[0]
+    known = getattr(batch, "gt_mask_known", None)
+    keep = torch.ones(count, dtype=torch.bool, device=truth.device) if known is None else known.reshape(count).bool()
+    body = getattr(batch, "hand_mask", None)
+    body = torch.ones_like(truth, dtype=torch.bool) if body is None else body
+    return maps.reshape(count, -1)[keep], truth.reshape(count, -1)[keep].bool(), body.reshape(count, -1)[keep].bool()
+
+
+class PixelAUROC(AnomalibMetric, _AUROC):  # type: ignore[misc]
+    """Pixel AUROC over the films with pixel truth; ``in_body`` counts only the pixels of the body mask.
+
+    Args:
+        in_body: Count only pixels inside the body (``hand_mask``); the name gets ``_in_body``.
+        prefix: Prefix of the metric's name (``pixel_`` by default).
+        **kwargs: Passed to anomalib's metric base.
+    """
+
+    def __init__(self, in_body: bool = False, prefix: str = "pixel_", **kwargs: Any) -> None:
+        super().__init__(fields=list(PIXEL_FIELDS), prefix=prefix, strict=False, **kwargs)
+        self.in_body = in_body
+        self.name = f"{prefix}AUROC" + ("_in_body" if in_body else "")
+
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
+        """Add the batch's films that have truth (pixels inside the body with ``in_body``)."""
+        del args, kwargs
+        selected = films_with_truth(batch)
+        if selected is None or selected[0].numel() == 0:
+            self._update_count -= 1
+            return
+        maps, truth, body = selected
+        if self.in_body:
+            maps, truth = maps[body], truth[body]
+        _AUROC.update(self, maps, truth.int())
+
+
+class PixelAUPRO(AnomalibMetric, _AUPRO):  # type: ignore[misc]
+    """anomalib's AUPRO (FPR up to 0.3 by default) over the films with pixel truth.
+
+    Args:
+        prefix: Prefix of the metric's name (``pixel_`` by default).
+        **kwargs: Passed to anomalib's AUPRO (e.g. ``fpr_limit``).
+    """
+
+    def __init__(self, prefix: str = "pixel_", **kwargs: Any) -> None:
+        super().__init__(fields=list(PIXEL_FIELDS), prefix=prefix, strict=False, **kwargs)
+        self.name = f"{prefix}AUPRO"
+
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
+        """Add the batch's films that have truth."""
+        del args, kwargs
+        selected = films_with_truth(batch)
+        if selected is None or selected[0].numel() == 0:
+            self._update_count -= 1
+            return
+        maps, truth, _ = selected
+        shape = (maps.shape[0], *batch.gt_mask.shape[-2:])
+        _AUPRO.update(self, maps.reshape(shape), truth.reshape(shape).int())
+
+
+class PeakHitRate(AnomalibMetric, Metric):
+    """Share of the anomalous films with truth whose heatmap peak (inside the body) lies on the anomaly.
+
+    A reader looks at the hottest spot first. Chance is the anomaly's share of the body, averaged over the films;
+    it is kept in ``chance_sum`` (see :meth:`chance`).
+
+    Args:
+        prefix: Prefix of the metric's name (``pixel_`` by default).
+        **kwargs: Passed to torchmetrics.
+    """
+
+    full_state_update = False
+
+    def __init__(self, prefix: str = "pixel_", **kwargs: Any) -> None:
+        super().__init__(fields=list(PIXEL_FIELDS), prefix=prefix, strict=False, **kwargs)
+        self.name = f"{prefix}peak_hit"
+        self.add_state("films", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("hits", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("chance_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
+        """Count the batch's anomalous films with truth."""
+        del args, kwargs
+        selected = films_with_truth(batch)
+        if selected is None:
+            self._update_count -= 1
+            return
+        films, hits, chance = peak_hit_counts(*selected)
+        self.films += films
+        self.hits += hits
+        self.chance_sum += chance
+
+    def compute(self) -> torch.Tensor:
+        """The hit rate (NaN without anomalous films with truth)."""
+        return self.hits / self.films if self.films > 0 else torch.tensor(float("nan"))
+
+    def chance(self) -> float:
+        """The expected hit rate of a peak drawn uniformly over the body."""
+        return float(self.chance_sum / self.films) if self.films > 0 else float("nan")
+
+
+class PositivesWithoutMask(AnomalibMetric, Metric):
+    """How many anomalous films had no anomaly mask and were left out of the pixel metrics.
+
+    Args:
+        prefix: Prefix of the metric's name (``pixel_`` by default).
+        **kwargs: Passed to torchmetrics.
+    """
+
+    full_state_update = False
+
+    def __init__(self, prefix: str = "pixel_", **kwargs: Any) -> None:
+        super().__init__(fields=["gt_label"], prefix=prefix, strict=False, **kwargs)
+        self.name = f"{prefix}positives_without_mask"
+        self.add_state("count", default=torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
+        """Count the batch's anomalous films whose mask is not truth (all of them when the batch has no masks)."""
+        del args, kwargs
+        labels = batch.gt_label.reshape(-1).bool()
+        known = getattr(batch, "gt_mask_known", None)
+        if getattr(batch, "gt_mask", None) is None:
+            known = torch.zeros_like(labels)
+        elif known is None:
+            known = torch.ones_like(labels)
+        self.count += (labels & ~known.reshape(-1).bool()).sum()
+
+    def compute(self) -> torch.Tensor:
+        """The count."""
+        return self.count
