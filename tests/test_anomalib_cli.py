@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -118,3 +119,20 @@ def test_the_same_config_trains_the_same_model_twice(
     assert states[0].keys() == states[1].keys()
     for key, value in states[0].items():
         torch.testing.assert_close(states[1][key], value, msg=f"{name}: {key} differs between two runs")
+
+
+@pytest.mark.slow
+def test_fracatlas_config_trains_and_prints_pixel_metrics(fracatlas_root: Path, tmp_path: Path) -> None:
+    config = str(REPO / "configs" / "fracatlas_cae.yaml")
+    data = [
+        *("--data.init_args.root", str(fracatlas_root), "--data.init_args.cache_dir", str(tmp_path / "cache")),
+        *("--data.init_args.image_size", "64", "--model.init_args.image_size", "64"),
+        *("--model.init_args.channels", "[8, 16, 32]", "--model.init_args.bottleneck_channels", "32"),
+    ]
+    output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *data, cwd=tmp_path)
+    for name in ("image_AUROC", "pixel_AUROC_in_body", "pixel_AUPRO", "pixel_peak_hit", "pixel_positives_without_mask"):
+        assert name in output, name
+    run = next((tmp_path / "results" / "Cae" / "fracatlas-lower" / "all_no_implants").glob("v0"))
+    manifest = pd.read_csv(run / "split_manifest.csv")
+    assert (manifest["patient_source"] == "film").all() and manifest["hardware"].eq(0).all()
+    assert (run / "duplicate_films.csv").is_file()

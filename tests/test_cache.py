@@ -2,6 +2,8 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,3 +98,37 @@ def test_preprocess_and_sheet_commands(synthetic_root: Path, tmp_path: Path, cap
     config.write_text("model: {}\n")
     assert main(["preprocess", "--config", str(config)]) == 2
     assert "no 'data' section" in capsys.readouterr().err
+
+
+def test_two_roots_of_one_name_never_share_crops(synthetic_root: Path, tmp_path: Path) -> None:
+    first = Path(shutil.copytree(synthetic_root, tmp_path / "a" / "MURA-v1.1"))
+    second = Path(shutil.copytree(synthetic_root, tmp_path / "b" / "MURA-v1.1"))
+    victim = sorted((second / "train").rglob("*.png"))[0]
+    rel = victim.relative_to(second)
+    film = cv2.imread(str(victim), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(victim), 255 - film)  # the second copy holds another film at the same path
+    crops = {}
+    for root in (first, second):
+        datamodule = Mura(
+            root=root, image_size=64, preprocessing=PreprocessingSettings("raw"), cache_dir=tmp_path / "c"
+        )
+        datamodule.setup()
+        samples = pd.concat([datamodule.train_data.samples, datamodule.val_data.samples, datamodule.test_data.samples])
+        (crop,) = samples.loc[samples["film_path"] == str(root / rel), "image_path"]
+        crops[root] = crop
+    assert crops[first] != crops[second]
+    first_crop, second_crop = (cv2.imread(crops[root], cv2.IMREAD_UNCHANGED) for root in (first, second))
+    assert np.abs(first_crop.astype(int) - second_crop.astype(int)).mean() > 1000  # inverted, not shared
+
+
+def test_a_changed_film_is_preprocessed_again(films: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "film.png"
+    shutil.copy(films["image_path"].iloc[0], path)
+    films = films.head(1).assign(image_path=str(path), mask_path="")
+    settings = PreprocessingSettings("raw")
+    crop = build_cache(films, settings, tmp_path / "cache", "MURA-v1.1", workers=1)["image_path"].iloc[0]
+    before = cv2.imread(crop, cv2.IMREAD_UNCHANGED).astype(int)
+    cv2.imwrite(str(path), 255 - cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))  # same path, new bytes and mtime
+    build_cache(films, settings, tmp_path / "cache", "MURA-v1.1", workers=1)
+    after = cv2.imread(crop, cv2.IMREAD_UNCHANGED).astype(int)
+    assert np.abs(after - (65535 - before)).max() <= 257  # the inverted film, not the stale crop

@@ -26,13 +26,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.benchmark.config import ENSEMBLE_MODEL, BenchmarkConfig, ModelConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_names, score_test_films
-from xray_anomalib.data import Mura
+from xray_anomalib.class_path import import_class
+from xray_anomalib.data import XrayDataModule
 from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
 from xray_anomalib.registry import build_model, get_model_spec
 
 logger = logging.getLogger(__name__)
 RESULT_NAME = "result.json"
 FILMS_NAME = "films.csv"
+DEFAULT_DATAMODULE = "xray_anomalib.data.Mura"
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,16 @@ def image_size_of(run: Run, config: BenchmarkConfig) -> int:
     return run.model.image_size or config.data.get("image_size", 256)
 
 
-def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, image_size: int) -> Mura:
-    """The dataset of a run: the configured data, this seed's split, this preprocessing variant, this size."""
-    return Mura(
-        **{**config.data, "image_size": image_size},
+def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, image_size: int) -> XrayDataModule:
+    """The dataset of a run: the configured data, this seed's split, this preprocessing variant, this size.
+
+    ``data.class_path`` names the datamodule (:class:`~xray_anomalib.data.Mura` by default, or e.g.
+    :class:`~xray_anomalib.data.FracAtlas`); the other keys of ``data`` are its arguments.
+    """
+    data = dict(config.data)
+    datamodule_class = import_class(data.pop("class_path", DEFAULT_DATAMODULE))
+    return datamodule_class(
+        **{**data, "image_size": image_size},
         seed=seed,
         preprocessing=PreprocessingSettings(variant.variant),
         film_transform=HistogramEqualization() if variant.equalize else None,

@@ -9,7 +9,7 @@ train while the other tests. :func:`drop_duplicate_films` keeps one of each grou
 
 Example:
     >>> dataset_key("MURA-v1.1", "/data/MURA-v1.1")  # doctest: +SKIP
-    'MURA-v1.1-3f1c9a0b2d'
+    '3f1c9a0b2d/MURA-v1.1'
 """
 
 from __future__ import annotations
@@ -27,9 +27,13 @@ _CHUNK = 1 << 20
 
 
 def dataset_key(name: str, root: str | Path) -> str:
-    """The dataset's folder name with a short hash of its resolved path: two roots of one name never collide."""
+    """A short hash of the dataset's resolved path, then its folder name: two roots of one name never collide.
+
+    The name stays the last part (``<hash>/<name>``), so that anomalib finds it in a cached film's path and names
+    result images after the film's path below it.
+    """
     digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:10]
-    return f"{name}-{digest}"
+    return f"{digest}/{name}"
 
 
 def file_digest(path: str | Path) -> str:
