@@ -104,7 +104,8 @@ def test_report_before_any_run_is_a_clear_error(tmp_path: Path, capsys: pytest.C
         "realistic_ablation",
         "tiny",
         "fracatlas",
-        "fracatlas_implants",
+        "fracatlas_cpu",
+        "fracatlas_cpu_with_implants",
     ],
 )
 def test_shipped_benchmark_configs_are_valid_and_build_their_models(name: str) -> None:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -147,3 +149,27 @@ def test_real_mura_films_keep_the_soft_tissue(mura_hand_films: list) -> None:
         level = background_level(film)
         rim_share = (np.median(film[rim]) - level) / (np.median(film[mask]) - level)
         assert rim_share < 0.65, f"{path.name}: mask rim at {rim_share:.2f} of the inside's brightness"
+
+
+def test_a_limb_across_the_film_is_cropped_whole() -> None:
+    film = np.full((128, 96), 0.08, np.float32)  # exposed background
+    film[:, 40:62] = 0.55  # a shin from the top edge to the bottom one: the background falls in two halves
+    film[:, 48:54] = 0.8  # its bone
+    carrier = find_carrier(film)
+    assert carrier.found and carrier.size[0] * carrier.size[1] >= 0.9 * film.size  # not the strip beside the limb
+    crops, _ = OfflinePipeline(PreprocessingSettings("full", split_hands=False))(film)
+    assert len(crops) == 1 and crops[0].hand_mask[:, 40 - 2 : 62 + 2].mean() > 0.9
+
+
+@pytest.mark.parametrize("name", ["IMG0000443.jpg", "IMG0000466.jpg", "IMG0000467.jpg", "IMG0001867.jpg"])
+def test_real_leg_films_keep_their_fracture_in_the_crop(fracatlas_root: Path, name: str) -> None:
+    # pipeline version 3 kept a strip of background beside these legs and lost the fracture with the leg
+    from xray_anomalib.data.coco import read_coco_regions
+    from xray_anomalib.data.fracatlas import FRACATLAS_COCO
+
+    film = read_film(fracatlas_root / "images" / "Fractured" / name).pixels
+    fracture = read_coco_regions(fracatlas_root / FRACATLAS_COCO)[name].mask()
+    crops, _ = OfflinePipeline(PreprocessingSettings("full", split_hands=False))(film)
+    kept = sum(int((warp_to_crop(fracture, crop) > 0).sum()) for crop in crops)
+    inside = sum(int(((warp_to_crop(fracture, crop) > 0) & crop.hand_mask).sum()) for crop in crops)
+    assert kept >= 0.9 * (fracture > 0).sum() and inside >= 0.5 * kept

@@ -73,10 +73,12 @@ class VariantConfig:
     Attributes:
         variant: ``raw``, ``cropped`` or ``full``.
         equalize: Histogram equalisation of each film (the paper's online step).
+        split_hands: One crop per hand on films that show two (``false`` for limbs: one foreground per film).
     """
 
     variant: str
     equalize: bool = False
+    split_hands: bool = True
 
     def __post_init__(self) -> None:
         """Check the variant name."""
@@ -84,8 +86,8 @@ class VariantConfig:
 
     @property
     def label(self) -> str:
-        """Short name used in tables and run folders, e.g. ``full+eq``."""
-        return f"{self.variant}+eq" if self.equalize else self.variant
+        """Short name used in tables and run folders, e.g. ``full+eq`` (``+whole`` when hands are not split)."""
+        return self.variant + ("+eq" if self.equalize else "") + ("" if self.split_hands else "+whole")
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def score_names(model: AnomalibModule) -> tuple[str, ...]:
     return (*model.model.score_names, *([ENSEMBLE] if model.model.ensemble is not None else []))
 
 
-def _score_maps(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.Tensor) -> dict:
+def score_maps_of(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.Tensor) -> dict:
     """``name -> (scores, maps)`` of every score the model computes."""
     if isinstance(model.model, ScoringModel):
         scored = model.model.score_maps(image, hand_mask)
@@ -103,7 +103,7 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
     for batch in datamodule.test_dataloader():
         hand = batch.hand_mask.unsqueeze(1).to(batch.image.dtype)
         start = time.perf_counter()
-        scored = _score_maps(model, batch.image, hand)
+        scored = score_maps_of(model, batch.image, hand)
         seconds += time.perf_counter() - start
         labels.append(batch.gt_label.int())
         if has_masks:

@@ -72,7 +72,7 @@ def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, i
     return datamodule_class(
         **{**data, "image_size": image_size},
         seed=seed,
-        preprocessing=PreprocessingSettings(variant.variant),
+        preprocessing=PreprocessingSettings(variant.variant, split_hands=variant.split_hands),
         film_transform=HistogramEqualization() if variant.equalize else None,
     )
 

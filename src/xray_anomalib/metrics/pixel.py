@@ -48,7 +48,34 @@ def films_with_truth(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return maps.reshape(count, -1)[keep], truth.reshape(count, -1)[keep].bool(), body.reshape(count, -1)[keep].bool()
 
 
-class PixelAUROC(AnomalibMetric, _AUROC):  # type: ignore[misc]
+class FilmsWithTruthMetric(AnomalibMetric, Metric):
+    """Base of the pixel metrics: each batch's films with pixel truth reach :meth:`update_films`.
+
+    Args:
+        name: The metric's name after the prefix.
+        prefix: Prefix of the metric's name (``pixel_`` by default).
+        **kwargs: Passed to the torchmetrics metric.
+    """
+
+    def __init__(self, name: str, prefix: str = "pixel_", **kwargs: Any) -> None:
+        super().__init__(fields=list(PIXEL_FIELDS), prefix=prefix, strict=False, **kwargs)
+        self.name = prefix + name
+
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
+        """Pass the batch's films that have truth on; a batch without any is not counted as an update."""
+        del args, kwargs
+        selected = films_with_truth(batch)
+        if selected is None or selected[0].numel() == 0:
+            self._update_count -= 1
+            return
+        self.update_films(*selected, shape=tuple(batch.gt_mask.shape[-2:]))
+
+    def update_films(self, maps: torch.Tensor, truth: torch.Tensor, body: torch.Tensor, shape: tuple) -> None:
+        """Add ``(N, H * W)`` maps, truth and body masks of films of ``shape`` ``(H, W)``."""
+        raise NotImplementedError
+
+
+class PixelAUROC(FilmsWithTruthMetric, _AUROC):  # type: ignore[misc]
     """Pixel AUROC over the films with pixel truth; ``in_body`` counts only the pixels of the body mask.
 
     Args:
@@ -58,24 +85,18 @@ class PixelAUROC(AnomalibMetric, _AUROC):  # type: ignore[misc]
     """
 
     def __init__(self, in_body: bool = False, prefix: str = "pixel_", **kwargs: Any) -> None:
-        super().__init__(fields=list(PIXEL_FIELDS), prefix=prefix, strict=False, **kwargs)
+        super().__init__("AUROC_in_body" if in_body else "AUROC", prefix=prefix, **kwargs)
         self.in_body = in_body
-        self.name = f"{prefix}AUROC" + ("_in_body" if in_body else "")
 
-    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
-        """Add the batch's films that have truth (pixels inside the body with ``in_body``)."""
-        del args, kwargs
-        selected = films_with_truth(batch)
-        if selected is None or selected[0].numel() == 0:
-            self._update_count -= 1
-            return
-        maps, truth, body = selected
+    def update_films(self, maps: torch.Tensor, truth: torch.Tensor, body: torch.Tensor, shape: tuple) -> None:
+        """Add the pixels (inside the body with ``in_body``)."""
+        del shape
         if self.in_body:
             maps, truth = maps[body], truth[body]
         _AUROC.update(self, maps, truth.int())
 
 
-class PixelAUPRO(AnomalibMetric, _AUPRO):  # type: ignore[misc]
+class PixelAUPRO(FilmsWithTruthMetric, _AUPRO):  # type: ignore[misc]
     """anomalib's AUPRO (FPR up to 0.3 by default) over the films with pixel truth.
 
     Args:
@@ -84,26 +105,19 @@ class PixelAUPRO(AnomalibMetric, _AUPRO):  # type: ignore[misc]
     """
 
     def __init__(self, prefix: str = "pixel_", **kwargs: Any) -> None:
-        super().__init__(fields=list(PIXEL_FIELDS), prefix=prefix, strict=False, **kwargs)
-        self.name = f"{prefix}AUPRO"
+        super().__init__("AUPRO", prefix=prefix, **kwargs)
 
-    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
-        """Add the batch's films that have truth."""
-        del args, kwargs
-        selected = films_with_truth(batch)
-        if selected is None or selected[0].numel() == 0:
-            self._update_count -= 1
-            return
-        maps, truth, _ = selected
-        shape = (maps.shape[0], *batch.gt_mask.shape[-2:])
-        _AUPRO.update(self, maps.reshape(shape), truth.reshape(shape).int())
+    def update_films(self, maps: torch.Tensor, truth: torch.Tensor, body: torch.Tensor, shape: tuple) -> None:
+        """Add the films' maps and truth as images."""
+        del body
+        _AUPRO.update(self, maps.reshape(-1, *shape), truth.reshape(-1, *shape).int())
 
 
-class PeakHitRate(AnomalibMetric, Metric):
+class PeakHitRate(FilmsWithTruthMetric):
     """Share of the anomalous films with truth whose heatmap peak (inside the body) lies on the anomaly.
 
-    A reader looks at the hottest spot first. Chance is the anomaly's share of the body, averaged over the films;
-    it is kept in ``chance_sum`` (see :meth:`chance`).
+    A reader looks at the hottest spot first. Chance is the anomaly's share of the body, averaged over the films
+    (:meth:`chance`).
 
     Args:
         prefix: Prefix of the metric's name (``pixel_`` by default).
@@ -113,20 +127,15 @@ class PeakHitRate(AnomalibMetric, Metric):
     full_state_update = False
 
     def __init__(self, prefix: str = "pixel_", **kwargs: Any) -> None:
-        super().__init__(fields=list(PIXEL_FIELDS), prefix=prefix, strict=False, **kwargs)
-        self.name = f"{prefix}peak_hit"
+        super().__init__("peak_hit", prefix=prefix, **kwargs)
         self.add_state("films", default=torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("hits", default=torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("chance_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:
-        """Count the batch's anomalous films with truth."""
-        del args, kwargs
-        selected = films_with_truth(batch)
-        if selected is None:
-            self._update_count -= 1
-            return
-        films, hits, chance = peak_hit_counts(*selected)
+    def update_films(self, maps: torch.Tensor, truth: torch.Tensor, body: torch.Tensor, shape: tuple) -> None:
+        """Count the anomalous films among them."""
+        del shape
+        films, hits, chance = peak_hit_counts(maps, truth, body)
         self.films += films
         self.hits += hits
         self.chance_sum += chance

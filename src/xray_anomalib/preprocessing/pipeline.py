@@ -34,9 +34,9 @@ from xray_anomalib.preprocessing.steps import (
     touched_sides,
 )
 
-PIPELINE_VERSION = 3  # bump when a step's behaviour changes, so cached results are recomputed
+PIPELINE_VERSION = 4  # bump when a step's behaviour changes, so cached results are recomputed
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # film coordinates are crop coordinates
-MAX_HAND_SIDES = 3  # a hand mask reaching this many sides of a carrier crop means the crop cuts the hand
+MAX_HAND_SIDES = 4  # a body mask reaching all four sides of a carrier crop means the crop lies inside the body
 
 
 class Variant(str, Enum):

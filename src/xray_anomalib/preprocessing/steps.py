@@ -19,6 +19,7 @@ import numpy as np
 MIN_HAND_SHARE = 0.03  # a hand covers at least this share of the film
 SECOND_HAND_RATIO = 0.25  # a second component is a hand when at least this share of the largest one
 MIN_CARRIER_SHARE = 0.3  # a carrier smaller than this share of the film is not believed
+BACKGROUND_PART_RATIO = 0.1  # a background region this share of the largest one is part of the exposed film
 CLIPPED_BACKGROUND = 0.03  # a background this close to the film's black point has its darker half clipped
 SOLID_BLOCK_FILL = 0.8  # a component filling this share of its rotated bounding box is a marker block, not a hand
 
@@ -86,6 +87,9 @@ def _background_band(film: np.ndarray, level: float) -> np.ndarray:
 def find_carrier(film: np.ndarray) -> Carrier:
     """Find the exposed film area: the rotated rectangle around the background and everything it encloses.
 
+    The background is every large region near the background level, not only the largest: a leg or forearm that
+    crosses the film splits its background in two, and the largest half alone would give a strip beside the limb.
+
     Falls back to the whole film, with a reason, when the area found is too small to be believed.
     """
     height, width = film.shape
@@ -94,8 +98,10 @@ def find_carrier(film: np.ndarray) -> Carrier:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
     if count < 2:
         return Carrier(whole.center, whole.size, 0.0, False, "no background region found")
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    points = cv2.findNonZero((labels == largest).astype(np.uint8))
+    areas = stats[:, cv2.CC_STAT_AREA].copy()
+    areas[0] = 0
+    parts = areas >= BACKGROUND_PART_RATIO * areas.max()  # a limb across the film cuts the background in two
+    points = cv2.findNonZero(parts[labels].astype(np.uint8))
     (cx, cy), (w, h), angle = cv2.minAreaRect(points)
     if w * h < MIN_CARRIER_SHARE * height * width:
         return Carrier(whole.center, whole.size, 0.0, False, f"carrier area {w * h / (height * width):.0%} of the film")

@@ -1,0 +1,103 @@
+"""What the detectors of a finished grid point at on real fractures, and what their most anomalous films show.
+
+Loads the checkpoints of one variant and seed of a benchmark grid (``xray-anomalib benchmark``) and draws:
+
+- ``<out>_fractures.png``: fractured test films with the fracture outlined, then each model's anomaly map (scaled
+  to its own maximum over the body), its peak inside the body marked (cyan: on the fracture, red: off it);
+- ``<out>_top.png``: each model's most anomalous test films, with their label.
+
+    python benchmarks/fracture_heatmaps.py --variant full+whole --seed 0 --out docs/images/fracatlas
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from xray_anomalib.benchmark.config import BenchmarkConfig
+from xray_anomalib.benchmark.evaluation import score_maps_of
+from xray_anomalib.benchmark.runner import Run, checkpoint_of, datamodule_for, image_size_of
+from xray_anomalib.registry import get_model_spec
+
+
+def _outlined(film: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    picture = np.repeat(film[..., None], 3, axis=2)
+    contours, _ = cv2.findContours(truth.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(picture, contours, -1, (1.0, 0.2, 0.2), 1)
+    return picture
+
+
+def main() -> None:
+    """Score the test films with each model of the variant and seed, save both figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=Path("configs/benchmark/fracatlas_cpu.yaml"))
+    parser.add_argument("--variant", default="full+whole")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=["cae", "vae", "padim", "patchcore"])
+    parser.add_argument("--films", type=int, default=6)
+    parser.add_argument("--out", type=Path, default=Path("docs/images/fracatlas"))
+    args = parser.parse_args()
+    config = BenchmarkConfig.from_yaml(args.config)
+    variant = next(v for v in config.variants if v.label == args.variant)
+    models = {m.display: m for m in config.models}
+    runs = [Run(models[name], variant, args.seed) for name in args.models]
+    datamodule = datamodule_for(config, variant, args.seed, image_size_of(runs[0], config))
+    datamodule.setup()
+    batches = list(datamodule.test_dataloader())
+    image = torch.cat([batch.image for batch in batches])
+    hand = torch.cat([batch.hand_mask for batch in batches]).unsqueeze(1).float()
+    truth = torch.cat([batch.gt_mask for batch in batches]).bool()
+    labels = torch.cat([batch.gt_label for batch in batches])
+    scored = {}
+    for run in runs:
+        model = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint_of(run, config)).eval()
+        score = run.model.scores[0] if run.model.scores else None
+        with torch.no_grad():
+            outputs = [score_maps_of(model, image[i : i + 32], hand[i : i + 32]) for i in range(0, len(image), 32)]
+        name = score or next(iter(outputs[0]))
+        scores = torch.cat([output[name][0] for output in outputs])
+        maps = torch.cat([output[name][1].reshape(-1, *image.shape[-2:]) for output in outputs])
+        scored[f"{run.model.display} {name}"] = (scores, maps.masked_fill(hand[:, 0] == 0, float("-inf")))
+    fractured = torch.nonzero(truth.flatten(1).any(dim=1)).flatten()[:: max(1, int(labels.sum()) // args.films)]
+    fractured = fractured[: args.films]
+    figure = Figure(figsize=(2.0 * (len(scored) + 1), 2.1 * len(fractured)))
+    axes = figure.subplots(len(fractured), len(scored) + 1, squeeze=False)
+    for row, index in enumerate(fractured.tolist()):
+        axes[row, 0].imshow(_outlined(image[index, 0].numpy(), truth[index].numpy()))
+        axes[0, 0].set_title("film, fracture", fontsize=7)
+        for column, (title, (_, maps)) in enumerate(scored.items(), start=1):
+            heat = maps[index].numpy()
+            inside = np.isfinite(heat)
+            low, high = heat[inside].min(), heat[inside].max()
+            shown = np.where(inside, (heat - low) / max(high - low, 1e-12), 0.0)
+            peak_y, peak_x = np.unravel_index(np.argmax(np.where(inside, heat, -np.inf)), heat.shape)
+            hit = bool(truth[index, peak_y, peak_x])
+            axes[row, column].imshow(shown, cmap="inferno", vmin=0, vmax=1)
+            axes[row, column].plot(peak_x, peak_y, marker="+", color="cyan" if hit else "red", markersize=9)
+            axes[0, column].set_title(title, fontsize=7)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    figure.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(f"{args.out}_fractures.png", dpi=100)
+    top = Figure(figsize=(1.6 * args.films, 1.8 * len(scored)))
+    axes = top.subplots(len(scored), args.films, squeeze=False)
+    for row, (title, (scores, _)) in enumerate(scored.items()):
+        for column, index in enumerate(scores.argsort(descending=True)[: args.films].tolist()):
+            axes[row, column].imshow(_outlined(image[index, 0].numpy(), truth[index].numpy()))
+            label = "fractured" if labels[index] else "normal"
+            axes[row, column].set_title(f"{title}: #{column + 1} {label}", fontsize=6)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    top.tight_layout()
+    top.savefig(f"{args.out}_top.png", dpi=100)
+    print(f"{args.out}_fractures.png", f"{args.out}_top.png")
+
+
+if __name__ == "__main__":
+    main()
