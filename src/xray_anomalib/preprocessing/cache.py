@@ -65,18 +65,23 @@ def build_cache(
     folder = cache_folder(cache_dir, settings, dataset_key)
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder.parent / "settings.json", json.dumps(settings.to_dict()))
+    records = {
+        row.rel_path: _current_record(folder, row.image_path, row.mask_path, row.rel_path)
+        for row in films.itertuples(index=False)
+    }
     jobs = [
         (row.image_path, row.mask_path, row.rel_path)
         for row in films.itertuples(index=False)
-        if not _is_current(folder, row.image_path, row.mask_path, row.rel_path)
+        if not records[row.rel_path]
     ]
     if jobs:
         pipeline = OfflinePipeline(settings)
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, Progress() as progress:
             task = progress.add_task(f"Preprocessing {len(jobs)} films ({settings.variant.value})", total=len(jobs))
-            for _ in pool.map(lambda job: process_film(pipeline, folder, *job), jobs):
+            for job, record in zip(jobs, pool.map(lambda job: process_film(pipeline, folder, *job), jobs), strict=True):
+                records[job[2]] = record
                 progress.advance(task)
-    return _crop_rows(films, folder)
+    return _crop_rows(films, folder, records)
 
 
 def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_path: str, rel_path: str) -> dict:
@@ -105,10 +110,10 @@ def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_
     return record
 
 
-def _crop_rows(films: pd.DataFrame, folder: Path) -> pd.DataFrame:
+def _crop_rows(films: pd.DataFrame, folder: Path, records: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for film in films.to_dict("records"):
-        record = json.loads(_record_path(folder, film["rel_path"]).read_text())
+        record = records[film["rel_path"]]
         base = film | {
             "film_path": film["image_path"],
             "status": record["status"],
@@ -142,12 +147,13 @@ def _signature_or_none(path: str) -> list[int] | None:
         return None
 
 
-def _is_current(folder: Path, image_path: str, mask_path: str, rel_path: str) -> bool:
-    """Whether the film's record exists and was made from the film and mask as they are on disk now."""
+def _current_record(folder: Path, image_path: str, mask_path: str, rel_path: str) -> dict | None:
+    """The film's record if it exists and was made from the film and mask as they are on disk now, else ``None``."""
     path = _record_path(folder, rel_path)
     if not path.is_file():
-        return False
-    return json.loads(path.read_text()).get("source") == _source_signature(image_path, mask_path)
+        return None
+    record = json.loads(path.read_text())
+    return record if record.get("source") == _source_signature(image_path, mask_path) else None
 
 
 def _crop_name(rel_path: str, index: int) -> str:
