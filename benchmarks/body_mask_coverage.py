@@ -16,7 +16,7 @@ import cv2
 import pandas as pd
 
 from xray_anomalib.data import FracAtlas
-from xray_anomalib.preprocessing import PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
 
 
 def coverage(root: str, settings: PreprocessingSettings, cache_dir: str) -> dict:

@@ -17,7 +17,7 @@ import time
 import torch
 from anomalib.models.components.sampling import KCenterGreedy
 
-from xray_anomalib.coreset import greedy_coreset
+from xray_anomalib.models.components.coreset import greedy_coreset
 
 
 def coverage_radius(embedding: torch.Tensor, kept: torch.Tensor, chunk: int = 8192) -> float:

@@ -18,7 +18,7 @@ import torch
 from matplotlib.figure import Figure
 
 from xray_anomalib.data import Mura
-from xray_anomalib.preprocessing import PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.registry import get_model_spec
 
 PANELS = [

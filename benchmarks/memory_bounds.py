@@ -29,7 +29,7 @@ FILMS_PER_STUDY = 3
 PREPROCESS = """
 import json, resource, sys
 from xray_anomalib.data import Mura
-from xray_anomalib.preprocessing import PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
 datamodule = Mura(root=sys.argv[1], image_size=64, preprocessing=PreprocessingSettings("full"), cache_dir=sys.argv[2])
 datamodule.setup()
 print(json.dumps({"crops": len(datamodule.preprocessing_records),
@@ -46,7 +46,7 @@ import sys
 from pathlib import Path
 from anomalib.engine import Engine
 from xray_anomalib.data import Mura
-from xray_anomalib.preprocessing import PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.registry import build_model
 datamodule = Mura(root=sys.argv[1], image_size=64, preprocessing=PreprocessingSettings("full"), cache_dir=sys.argv[2])
 model = build_model("cae", image_size=64, channels=[8, 16, 32], bottleneck_channels=32)

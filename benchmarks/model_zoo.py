@@ -24,7 +24,7 @@ from model_speed import inference_ms
 
 from xray_anomalib.benchmark.evaluation import score_test_films
 from xray_anomalib.data import Mura
-from xray_anomalib.preprocessing import PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.registry import build_model
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

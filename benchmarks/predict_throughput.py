@@ -30,8 +30,9 @@ from lightning.pytorch import seed_everything
 from sklearn.metrics import roc_auc_score
 
 from xray_anomalib.data import Mura
+from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.deploy import Predictor, predict_folder
-from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.registry import build_model
 
 CAE_ARGS = {"channels": [16, 32, 64, 128], "bottleneck_channels": 128, "score": "topk", "top_k": 200}

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS, SyntheticFilm, draw_film
-from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings, warp_to_crop
+from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, warp_to_crop
 
 
 def _films(count: int, size: int, seed: int) -> list[SyntheticFilm]:

@@ -32,7 +32,7 @@ from xray_anomalib.benchmark.runner import (
     image_size_of,
     recorded_result,
 )
-from xray_anomalib.components.scores import ReconstructionScore, image_score, inner_mask
+from xray_anomalib.models.components.scores import ReconstructionScore, image_score, inner_mask
 from xray_anomalib.registry import get_model_spec
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from xray_anomalib.data import Mura
 from xray_anomalib.data.synthetic import write_synthetic_mura
-from xray_anomalib.preprocessing import PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MURA_CSV = SHARED_DATA / "mura-v1.1-csv"

@@ -4,8 +4,8 @@ import pytest
 import timm
 import torch
 
-from xray_anomalib.backbone_weights import BackboneWeightsError
-from xray_anomalib.baselines import Padim, Patchcore
+from xray_anomalib.models.baselines import Padim, Patchcore
+from xray_anomalib.models.components.backbone import BackboneWeightsError
 
 
 @pytest.mark.parametrize("model_class", [Padim, Patchcore])

@@ -10,8 +10,8 @@ import pytest
 from xray_anomalib.data import Mura
 from xray_anomalib.data.datamodule import RECORDS_NAME
 from xray_anomalib.data.mura import read_mura_index
-from xray_anomalib.preprocessing import PreprocessingSettings
-from xray_anomalib.preprocessing.cache import build_cache, cache_folder
+from xray_anomalib.film_pipeline import PreprocessingSettings
+from xray_anomalib.film_pipeline.cache import build_cache, cache_folder
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_preprocess_and_sheet_commands(synthetic_root: Path, tmp_path: Path, cap
         "    image_size: 64\n"
         f"    cache_dir: {tmp_path / 'cache'}\n"
         "    preprocessing: {variant: full}\n"
-        "    film_transform: {class_path: xray_anomalib.preprocessing.HistogramEqualization}\n",
+        "    film_transform: {class_path: xray_anomalib.data.transforms.HistogramEqualization}\n",
     )
     assert main(["preprocess", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
     output = capsys.readouterr().out

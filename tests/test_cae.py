@@ -3,8 +3,8 @@ import torch
 from xray_anomalib_plugins.cae import Cae
 from xray_anomalib_plugins.cae.torch_model import CaeModel
 
-from xray_anomalib.components import ReconstructionScore, image_score, masked_reconstruction_loss
-from xray_anomalib.components.scores import inner_mask, reconstruction_scores
+from xray_anomalib.models.components import ReconstructionScore, image_score, masked_reconstruction_loss
+from xray_anomalib.models.components.scores import inner_mask, reconstruction_scores
 
 
 def _model(score: str = "mse") -> CaeModel:

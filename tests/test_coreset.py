@@ -4,7 +4,7 @@ import pytest
 import torch
 from anomalib.models.components.sampling import KCenterGreedy
 
-from xray_anomalib.coreset import CoresetInterruptedError, greedy_coreset, project
+from xray_anomalib.models.components.coreset import CoresetInterruptedError, greedy_coreset, project
 
 
 def _anomalib_selection(projected: torch.Tensor, ratio: float, first: int) -> list[int]:

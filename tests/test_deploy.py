@@ -10,19 +10,19 @@ import torch
 from torchvision.transforms import v2
 from torchvision.tv_tensors import Mask
 
-from xray_anomalib.data.film_io import read_film
+from xray_anomalib.data.transforms import Clahe, HistogramEqualization, letterbox
 from xray_anomalib.deploy.inputs import find_inputs
 from xray_anomalib.deploy.predictor import film_anomaly_map
 from xray_anomalib.deploy.report import FilmRow, aggregate_studies
-from xray_anomalib.deploy.settings import (
+from xray_anomalib.film_pipeline import PreprocessingSettings
+from xray_anomalib.film_pipeline.pipeline import warp_to_crop
+from xray_anomalib.io.films import read_film
+from xray_anomalib.models.components.deployment import (
     DeploymentError,
     DeploymentSettings,
     build_transform,
     transform_config,
 )
-from xray_anomalib.preprocessing import Clahe, HistogramEqualization, PreprocessingSettings
-from xray_anomalib.preprocessing.pipeline import warp_to_crop
-from xray_anomalib.preprocessing.transforms import letterbox
 
 
 def test_settings_round_trip_through_json(tmp_path: Path) -> None:

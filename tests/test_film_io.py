@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from films import write_dicom
 
-from xray_anomalib.data.film_io import FilmReadError, read_film
+from xray_anomalib.io.films import FilmReadError, read_film
 
 
 def test_8bit_gray_and_rgb_saved_gray(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from anomalib.engine import Engine
 from xray_anomalib_plugins.alphagan import AlphaGan
 from zoo import films_and_masks, tiny_model
 
-from xray_anomalib.components.adversarial import ImageDiscriminator, masked_film
 from xray_anomalib.data import Mura
+from xray_anomalib.models.components.adversarial import ImageDiscriminator, masked_film
 
 
 @pytest.mark.parametrize("code_dim", [0, 6])

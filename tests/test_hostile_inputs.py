@@ -14,9 +14,10 @@ import pytest
 from anomalib.engine import Engine
 
 from xray_anomalib.data import Mura
-from xray_anomalib.data.film_io import FilmReadError, read_film
+from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.deploy import Predictor, predict_folder
-from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
+from xray_anomalib.io.films import FilmReadError, read_film
 from xray_anomalib.registry import build_model
 
 

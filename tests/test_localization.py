@@ -7,7 +7,7 @@ import torch
 from anomalib.engine import Engine
 
 from xray_anomalib.data import Mura
-from xray_anomalib.localization import PeakHits, peak_hits
+from xray_anomalib.metrics.localization import PeakHits, peak_hits
 from xray_anomalib.registry import build_model
 
 

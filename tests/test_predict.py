@@ -16,10 +16,11 @@ from films import write_dicom
 
 from xray_anomalib.cli import main
 from xray_anomalib.data import Mura
-from xray_anomalib.data.film_io import read_film
+from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.deploy import DeploymentError, Predictor
 from xray_anomalib.deploy.report import FilmRow, StudyRow, write_html
-from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
+from xray_anomalib.film_pipeline import PreprocessingSettings
+from xray_anomalib.io.films import read_film
 from xray_anomalib.registry import build_model
 
 CHROMIUM = shutil.which("chromium")

@@ -6,25 +6,24 @@ import pytest
 import torch
 from torchvision import tv_tensors
 
-from xray_anomalib.data.film_io import read_film
 from xray_anomalib.data.synthetic_hand import draw_film
-from xray_anomalib.preprocessing import (
+from xray_anomalib.data.transforms import (
     Clahe,
     HistogramEqualization,
-    OfflinePipeline,
     PadToSquare,
-    PreprocessingSettings,
     RandomIntensityMultiply,
     ResizeLongestSide,
 )
-from xray_anomalib.preprocessing.pipeline import warp_to_crop
-from xray_anomalib.preprocessing.steps import (
+from xray_anomalib.film_pipeline import OfflinePipeline, PreprocessingSettings
+from xray_anomalib.film_pipeline.pipeline import warp_to_crop
+from xray_anomalib.film_pipeline.steps import (
     background_level,
     carrier_transform,
     find_carrier,
     fix_inversion,
     segment_hands,
 )
+from xray_anomalib.io.films import read_film
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -123,8 +122,8 @@ def test_letterbox_and_intensity_multiply() -> None:
 
 
 def test_a_carrier_through_the_hand_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xray_anomalib.preprocessing import pipeline as pipeline_module
-    from xray_anomalib.preprocessing.steps import Carrier
+    from xray_anomalib.film_pipeline import pipeline as pipeline_module
+    from xray_anomalib.film_pipeline.steps import Carrier
 
     synthetic = draw_film(np.random.default_rng(4), 128)
     height, width = synthetic.film.shape

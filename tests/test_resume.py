@@ -13,8 +13,8 @@ import pytest
 import torch
 import yaml
 
-from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.data.mura import read_mura_index
+from xray_anomalib.utils.atomic import write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -125,7 +125,7 @@ def test_interrupted_marker_write_keeps_the_old_file_whole(tmp_path: Path, monke
     def killed(_descriptor: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("xray_anomalib.atomic.os.fsync", killed)
+    monkeypatch.setattr("xray_anomalib.utils.atomic.os.fsync", killed)
     with pytest.raises(KeyboardInterrupt):
         write_text_atomic(marker, '{"status": "failed", "error": "' + "x" * 100_000 + '"}')
     assert marker.read_text() == '{"status": "ok"}'  # never a half-written marker

@@ -4,7 +4,7 @@ import pytest
 import torch
 from zoo import MODEL_SCORES, films_and_masks, tiny_model
 
-from xray_anomalib.components.scoring import ScoreEnsemble
+from xray_anomalib.models.components.scoring import ScoreEnsemble
 
 
 @pytest.mark.parametrize(("name", "score"), MODEL_SCORES)

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 
 from xray_anomalib.cli import main
-from xray_anomalib.data.film_io import read_film
 from xray_anomalib.data.mura import read_mura_index
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, HAND_MASK_DIR, TRUTH_CSV, write_synthetic_mura
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS, draw_film
+from xray_anomalib.io.films import read_film
 
 
 def _digest(root: Path) -> str:

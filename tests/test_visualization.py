@@ -6,7 +6,7 @@ import torch
 from anomalib.data import ImageBatch
 
 from xray_anomalib.data import XrayBatch
-from xray_anomalib.visualization import FilmVisualizer
+from xray_anomalib.visualization.film_visualizer import FilmVisualizer
 
 
 class _Trainer:

@@ -12,8 +12,8 @@ from xray_anomalib_plugins.cae.torch_model import CaeModel
 from xray_anomalib_plugins.dcgan.torch_model import DcganModel
 from xray_anomalib_plugins.vae.torch_model import VaeModel, VaeScore
 
-from xray_anomalib.components import ReconstructionScore
-from xray_anomalib.components.scoring import ScoringModel
+from xray_anomalib.models.components import ReconstructionScore
+from xray_anomalib.models.components.scoring import ScoringModel
 
 SIZE = 32
 GAN = {"channels": [8, 16], "discriminator_channels": [8, 16], "image_size": SIZE}

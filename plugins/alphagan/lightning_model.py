@@ -14,7 +14,7 @@ from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 
-from xray_anomalib.components.adversarial_module import AdversarialModule
+from xray_anomalib.models.components.adversarial_module import AdversarialModule
 
 from .torch_model import AlphaGanModel
 

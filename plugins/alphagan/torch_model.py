@@ -7,8 +7,8 @@ from enum import Enum
 
 import torch
 
-from xray_anomalib.components import init_weights, masked_reconstruction_loss
-from xray_anomalib.components.adversarial import (
+from xray_anomalib.models.components import init_weights, masked_reconstruction_loss
+from xray_anomalib.models.components.adversarial import (
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
@@ -17,8 +17,8 @@ from xray_anomalib.components.adversarial import (
     latent_generator,
     masked_film,
 )
-from xray_anomalib.components.scores import reconstruction_scores
-from xray_anomalib.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scores import reconstruction_scores
+from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
 
 
 class AlphaGanScore(str, Enum):

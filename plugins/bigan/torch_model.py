@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
-from xray_anomalib.components import ReconstructionScore, init_weights
-from xray_anomalib.components.adversarial import (
+from xray_anomalib.models.components import ReconstructionScore, init_weights
+from xray_anomalib.models.components.adversarial import (
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
@@ -15,8 +15,8 @@ from xray_anomalib.components.adversarial import (
     latent_generator,
     masked_film,
 )
-from xray_anomalib.components.scores import reconstruction_scores
-from xray_anomalib.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scores import reconstruction_scores
+from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
 
 DISCRIMINATOR = "discriminator"
 SCORES = (DISCRIMINATOR, *(name.value for name in ReconstructionScore))

@@ -17,7 +17,7 @@ from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 
-from xray_anomalib.components.reconstruction import ReconstructionModule
+from xray_anomalib.models.components.reconstruction import ReconstructionModule
 
 from .torch_model import CaeModel
 

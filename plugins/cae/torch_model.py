@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from xray_anomalib.components import (
+from xray_anomalib.models.components import (
     ReconstructionScore,
     conv_decoder,
     conv_encoder,
@@ -14,8 +14,8 @@ from xray_anomalib.components import (
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.components.scores import reconstruction_scores
-from xray_anomalib.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scores import reconstruction_scores
+from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
 
 
 class CaeModel(ScoringModel):

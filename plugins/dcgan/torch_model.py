@@ -6,15 +6,15 @@ from collections.abc import Sequence
 
 import torch
 
-from xray_anomalib.components import init_weights
-from xray_anomalib.components.adversarial import (
+from xray_anomalib.models.components import init_weights
+from xray_anomalib.models.components.adversarial import (
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
     latent_generator,
     masked_film,
 )
-from xray_anomalib.components.scoring import ScoreMap, ScoringModel
+from xray_anomalib.models.components.scoring import ScoreMap, ScoringModel
 
 DISCRIMINATOR = "discriminator"
 
@@ -23,7 +23,7 @@ class DcganModel(ScoringModel):
     """Generator from noise to films, discriminator from films to "real" logits; the anomaly score is ``1 - D(x)``.
 
     The discriminator sees the film with everything outside the hand set to black. Its heatmap is the closed-form
-    Grad-CAM of the score on its last feature map (see :mod:`xray_anomalib.components.adversarial`).
+    Grad-CAM of the score on its last feature map (see :mod:`xray_anomalib.models.components.adversarial`).
 
     Args:
         channels: Generator stages, from full resolution down (mirrors an encoder's channels).

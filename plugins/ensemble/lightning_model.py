@@ -26,8 +26,8 @@ from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
-from xray_anomalib.components.module import XrayAnomalyModule
-from xray_anomalib.components.scoring import ScoringModel
+from xray_anomalib.models.components.module import XrayAnomalyModule
+from xray_anomalib.models.components.scoring import ScoringModel
 from xray_anomalib.registry import get_model_spec
 
 from .torch_model import ModelEnsembleModel

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from xray_anomalib.components.scoring import ENSEMBLE, EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scoring import ENSEMBLE, EnsembleMethod, ScoreMap, ScoringModel
 
 
 class ModelEnsembleModel(ScoringModel):

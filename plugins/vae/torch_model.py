@@ -8,15 +8,15 @@ from enum import Enum
 import torch
 from torch import nn
 
-from xray_anomalib.components import (
+from xray_anomalib.models.components import (
     conv_decoder,
     conv_encoder,
     init_weights,
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.components.scores import reconstruction_scores
-from xray_anomalib.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scores import reconstruction_scores
+from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
 
 
 class VaeScore(str, Enum):

@@ -32,8 +32,8 @@ def _split(args: object) -> None:
 
 
 def _synth(args: object) -> None:
-    from xray_anomalib.contact_sheet import contact_sheet
     from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, write_synthetic_mura
+    from xray_anomalib.visualization.contact_sheet import contact_sheet
 
     root = write_synthetic_mura(args.root, n_patients=args.patients, seed=args.seed, longest_side=args.size)
     index = read_mura_index(root, mura_parts=["train", "valid"])
@@ -93,8 +93,8 @@ def _preprocess(args: object) -> None:
 
 
 def _sheet(args: object) -> None:
-    from xray_anomalib.contact_sheet import preprocessing_sheet
-    from xray_anomalib.preprocessing import PreprocessingSettings
+    from xray_anomalib.film_pipeline import PreprocessingSettings
+    from xray_anomalib.visualization.contact_sheet import preprocessing_sheet
 
     films = [path for item in args.films for path in (sorted(item.glob("*.*")) if item.is_dir() else [item])]
     out = preprocessing_sheet(films[: args.limit], args.out, PreprocessingSettings(args.variant))

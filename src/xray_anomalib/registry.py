@@ -23,12 +23,12 @@ from typing import Any
 
 from anomalib.models import AnomalibModule
 
-from xray_anomalib.class_path import import_class
+from xray_anomalib.utils.class_path import import_class
 
 ENTRY_POINT_GROUP = "xray_anomalib.models"
 BASELINES = {
-    "padim": "xray_anomalib.baselines.Padim",
-    "patchcore": "xray_anomalib.baselines.Patchcore",
+    "padim": "xray_anomalib.models.baselines.Padim",
+    "patchcore": "xray_anomalib.models.baselines.Patchcore",
 }
 
 

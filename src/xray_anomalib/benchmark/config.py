@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from xray_anomalib.preprocessing import Variant
+from xray_anomalib.film_pipeline import Variant
 
 ENSEMBLE_MODEL = "ensemble"
 """Registry name of the model ensemble, whose ``members`` are labels of earlier models in a grid."""

@@ -20,9 +20,9 @@ from anomalib.models import AnomalibModule
 from torchmetrics import Metric
 from torchmetrics.classification import BinaryAUROC
 
-from xray_anomalib.components.scoring import ENSEMBLE, ScoringModel
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.metrics import PeakHitRate, PixelAUPRO, PixelAUROC
+from xray_anomalib.models.components.scoring import ENSEMBLE, ScoringModel
 
 DEFAULT_SCORE = "default"
 

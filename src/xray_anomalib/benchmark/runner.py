@@ -23,13 +23,14 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.benchmark.config import ENSEMBLE_MODEL, BenchmarkConfig, ModelConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_names, score_test_films
-from xray_anomalib.class_path import import_class
 from xray_anomalib.data import XrayDataModule
-from xray_anomalib.preprocessing import HistogramEqualization, PreprocessingSettings
+from xray_anomalib.data.transforms import HistogramEqualization
+from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.registry import build_model, get_model_spec
+from xray_anomalib.utils.atomic import write_text_atomic
+from xray_anomalib.utils.class_path import import_class
 
 logger = logging.getLogger(__name__)
 RESULT_NAME = "result.json"

@@ -1,10 +1,9 @@
-"""X-ray data: collection readers, patient-wise split, film reading, the synthetic default and the datamodules."""
+"""X-ray data: collection readers, patient-wise split, the synthetic default and the datamodules."""
 
 from xray_anomalib.data.coco import CocoError
 from xray_anomalib.data.dataclasses import XrayBatch, XrayItem
 from xray_anomalib.data.datamodule import FracAtlas, LabelledFilms, Mura, XrayDataModule
 from xray_anomalib.data.dataset import MuraDataset
-from xray_anomalib.data.film_io import Film, FilmReadError, read_film
 from xray_anomalib.data.fracatlas import Implants, read_fracatlas_index
 from xray_anomalib.data.labelled import read_labelled_index
 from xray_anomalib.data.mura import BODY_PARTS, MuraLayoutError, read_mura_index
@@ -14,8 +13,6 @@ from xray_anomalib.data.synthetic import write_synthetic_mura
 __all__ = [
     "BODY_PARTS",
     "CocoError",
-    "Film",
-    "FilmReadError",
     "FracAtlas",
     "Implants",
     "LabelledFilms",
@@ -28,7 +25,6 @@ __all__ = [
     "XrayDataModule",
     "XrayItem",
     "patient_wise_split",
-    "read_film",
     "read_fracatlas_index",
     "read_labelled_index",
     "read_manifest",

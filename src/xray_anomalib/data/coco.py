@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xray_anomalib.atomic import write_bytes_atomic
-from xray_anomalib.data.film_io import file_signature
+from xray_anomalib.io.films import file_signature
+from xray_anomalib.utils.atomic import write_bytes_atomic
 
 EDGE_TOLERANCE = 1.0  # pixels a polygon point may stand beyond its film's edge (annotation tools round outward)
 _SUBPIXEL_BITS = 4  # cv2.fillPoly's fixed-point precision: polygon points keep 1/16 px

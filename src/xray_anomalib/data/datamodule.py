@@ -57,9 +57,9 @@ from xray_anomalib.data.split import (
     write_manifest,
 )
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, HAND_MASK_DIR, write_synthetic_mura
-from xray_anomalib.distributed import share_run_folder
-from xray_anomalib.preprocessing.cache import build_cache
-from xray_anomalib.preprocessing.pipeline import PreprocessingSettings
+from xray_anomalib.film_pipeline.cache import build_cache
+from xray_anomalib.film_pipeline.pipeline import PreprocessingSettings
+from xray_anomalib.utils.distributed import share_run_folder
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class XrayDataModule(AnomalibDataModule):
         cache_dir: Where preprocessed films (and masks drawn from annotations) are cached, keyed by the settings,
             the collection's resolved path and each film's size and modification time.
         film_transform: Online transform of each film before resizing and padding (e.g.
-            ``HistogramEqualization`` or ``Clahe`` from :mod:`xray_anomalib.preprocessing`).
+            ``HistogramEqualization`` or ``Clahe`` from :mod:`xray_anomalib.data.transforms`).
         train_batch_size: Training batch size.
         eval_batch_size: Validation and test batch size.
         num_workers: Data loader workers.

@@ -16,8 +16,8 @@ from torchvision.transforms.v2 import Transform
 from torchvision.tv_tensors import Image, Mask
 
 from xray_anomalib.data.dataclasses import XrayBatch, XrayItem
-from xray_anomalib.data.film_io import FilmReadError, read_film
-from xray_anomalib.preprocessing.transforms import letterbox
+from xray_anomalib.data.transforms import letterbox
+from xray_anomalib.io.films import FilmReadError, read_film
 
 logger = logging.getLogger(__name__)
 

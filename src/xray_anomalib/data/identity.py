@@ -2,7 +2,7 @@
 
 Every MURA copy is called ``MURA-v1.1``: a cache keyed by the folder's name alone would hand one copy's crops to
 another. :func:`dataset_key` adds a hash of the root's resolved path; the cache also checks each film's size and
-modification time (:func:`xray_anomalib.data.film_io.file_signature`), so a changed film is preprocessed again.
+modification time (:func:`xray_anomalib.io.films.file_signature`), so a changed film is preprocessed again.
 
 Published collections hold byte-identical films under different names (FracAtlas does). Kept twice, one copy can
 train while the other tests. :func:`drop_duplicate_films` keeps one of each group and lists the others.

@@ -23,8 +23,8 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from xray_anomalib.data.film_io import DICOM_SUFFIXES
 from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError
+from xray_anomalib.io.films import DICOM_SUFFIXES
 
 logger = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xray_anomalib.atomic import write_text_atomic
-from xray_anomalib.data.film_io import FilmReadError, read_film
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, write_png, write_rows
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS
-from xray_anomalib.preprocessing.steps import fix_inversion, segment_hands
+from xray_anomalib.film_pipeline.steps import fix_inversion, segment_hands
+from xray_anomalib.io.films import FilmReadError, read_film
+from xray_anomalib.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 TRUTH_CSV = "painted_truth.csv"

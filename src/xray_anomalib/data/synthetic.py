@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xray_anomalib.atomic import write_text_atomic
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS, draw_film
+from xray_anomalib.utils.atomic import write_text_atomic
 
 ANOMALY_MASK_DIR = "masks"
 HAND_MASK_DIR = "hand_masks"

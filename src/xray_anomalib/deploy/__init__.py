@@ -2,7 +2,7 @@
 
 from xray_anomalib.deploy.batch import PredictionSummary, predict_folder
 from xray_anomalib.deploy.predictor import FilmPrediction, FilmStatus, Predictor
-from xray_anomalib.deploy.settings import DeploymentError, DeploymentSettings
+from xray_anomalib.models.components.deployment import DeploymentError, DeploymentSettings
 
 __all__ = [
     "DeploymentError",

@@ -16,8 +16,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from xray_anomalib.class_path import import_class
-from xray_anomalib.deploy.settings import CHECKPOINT_KEY, DeploymentError, DeploymentSettings
+from xray_anomalib.models.components.deployment import CHECKPOINT_KEY, DeploymentError, DeploymentSettings
+from xray_anomalib.utils.class_path import import_class
 
 BACKENDS = ("openvino", "torch")
 CHECKPOINT_IN_RUN = Path("weights/lightning/model.ckpt")

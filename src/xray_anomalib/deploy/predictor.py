@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torchvision.tv_tensors import Image, Mask
 
-from xray_anomalib.data.film_io import FilmReadError, read_film
+from xray_anomalib.data.transforms import letterbox, letterboxed_size
 from xray_anomalib.deploy.backends import ModelRunner, load_runner
-from xray_anomalib.deploy.settings import DeploymentSettings
 from xray_anomalib.deploy.streaming import ordered_map
-from xray_anomalib.preprocessing.pipeline import FilmRecord, HandCrop
-from xray_anomalib.preprocessing.transforms import letterbox, letterboxed_size
+from xray_anomalib.film_pipeline.pipeline import FilmRecord, HandCrop
+from xray_anomalib.io.films import FilmReadError, read_film
+from xray_anomalib.models.components.deployment import DeploymentSettings
 
 
 class FilmStatus:

@@ -26,7 +26,7 @@ from anomalib.metrics.aupro import _AUPRO
 from anomalib.metrics.auroc import _AUROC
 from torchmetrics import Metric
 
-from xray_anomalib.localization import peak_hit_counts
+from xray_anomalib.metrics.localization import peak_hit_counts
 
 PIXEL_FIELDS = ("anomaly_map", "gt_mask")
 

@@ -20,11 +20,11 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
 from torchvision.transforms.v2 import Resize
 
-from xray_anomalib.components.scores import masked_mean
-from xray_anomalib.deploy.settings import DeployableMixin
-from xray_anomalib.distributed import gather_across_processes
 from xray_anomalib.metrics import XrayEvaluatorMixin
-from xray_anomalib.visualization import FilmVisualizerMixin
+from xray_anomalib.models.components.deployment import DeployableMixin
+from xray_anomalib.models.components.scores import masked_mean
+from xray_anomalib.utils.distributed import gather_across_processes
+from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
 
 if TYPE_CHECKING:
     import openvino as ov

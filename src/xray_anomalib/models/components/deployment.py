@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xray_anomalib.atomic import write_text_atomic
-from xray_anomalib.class_path import class_path_of, import_class
-from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings, Variant
+from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, Variant
+from xray_anomalib.utils.atomic import write_text_atomic
+from xray_anomalib.utils.class_path import class_path_of, import_class
 
 if TYPE_CHECKING:
     from torchvision.transforms.v2 import Transform

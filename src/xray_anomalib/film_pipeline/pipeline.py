@@ -25,7 +25,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from xray_anomalib.preprocessing.steps import (
+from xray_anomalib.film_pipeline.steps import (
     carrier_transform,
     find_carrier,
     fix_inversion,

@@ -10,7 +10,7 @@ from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
-from xray_anomalib.components.module import XrayAnomalyModule
+from xray_anomalib.models.components.module import XrayAnomalyModule
 
 
 class ReconstructionModule(XrayAnomalyModule):

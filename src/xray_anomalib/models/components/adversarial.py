@@ -17,8 +17,8 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 from torch.nn.utils.parametrizations import spectral_norm
 
-from xray_anomalib.components.blocks import conv_decoder, conv_encoder, to_model_range
-from xray_anomalib.components.scoring import ScoreMap
+from xray_anomalib.models.components.blocks import conv_decoder, conv_encoder, to_model_range
+from xray_anomalib.models.components.scoring import ScoreMap
 
 
 @dataclass(frozen=True)

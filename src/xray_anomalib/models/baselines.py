@@ -2,7 +2,7 @@
 
 Seven additions over the stock classes, nothing else changes:
 
-- ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.backbone_weights`),
+- ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.models.components.backbone`),
   for users who cannot download ImageNet weights (use it with ``pre_trained: false``);
 - heatmap images drawn from the model's input (16-bit films, DICOM and cached crops show correctly);
 - export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
@@ -12,8 +12,9 @@ Seven additions over the stock classes, nothing else changes:
   random feature selection and a random backbone repeat;
 - in distributed runs, the training features of every process gathered before the memory bank is fitted
   (anomalib's fits each process's share alone);
-- PatchCore's coreset selected by :func:`xray_anomalib.coreset.greedy_coreset` (the same greedy k-center,
-  several times faster on a CPU, and stoppable), unless ``coreset: anomalib`` asks for the stock one.
+- PatchCore's coreset selected by :func:`~xray_anomalib.models.components.coreset.greedy_coreset` (the same
+  greedy k-center, several times faster on a CPU, and stoppable), unless ``coreset: anomalib`` asks for the stock
+  one.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from anomalib.visualization import Visualizer
 from lightning.pytorch import seed_everything
 from torch import nn
 
-from xray_anomalib.backbone_weights import load_backbone_weights
-from xray_anomalib.coreset import greedy_coreset
-from xray_anomalib.deploy.settings import DeployableMixin
-from xray_anomalib.distributed import gather_across_processes
-from xray_anomalib.export import FixedSizeExportMixin
 from xray_anomalib.metrics import XrayEvaluatorMixin
-from xray_anomalib.visualization import FilmVisualizerMixin
+from xray_anomalib.models.components.backbone import load_backbone_weights
+from xray_anomalib.models.components.coreset import greedy_coreset
+from xray_anomalib.models.components.deployment import DeployableMixin
+from xray_anomalib.models.components.export import FixedSizeExportMixin
+from xray_anomalib.utils.distributed import gather_across_processes
+from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
 
 logger = logging.getLogger(__name__)
 CORESET_SAMPLERS = ("fast", "anomalib")

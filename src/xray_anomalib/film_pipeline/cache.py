@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
-from xray_anomalib.atomic import write_text_atomic
-from xray_anomalib.data.film_io import FilmReadError, file_signature, read_film
-from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings, warp_to_crop
+from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, warp_to_crop
+from xray_anomalib.io.films import FilmReadError, file_signature, read_film
+from xray_anomalib.utils.atomic import write_text_atomic
 
 RECORD_SUFFIX = ".json"
 

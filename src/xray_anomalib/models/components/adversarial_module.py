@@ -13,17 +13,17 @@ from anomalib.visualization import Visualizer
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
-from xray_anomalib.components.module import XrayAnomalyModule
+from xray_anomalib.models.components.module import XrayAnomalyModule
 
 
 class AdversarialModule(XrayAnomalyModule):
     """Trains ``self.model`` (set by the subclass) phase by phase, as anomalib's GANomaly does, by manual optimisation.
 
     The torch model lists its networks in ``networks`` (attribute names) and returns its
-    :class:`~xray_anomalib.components.adversarial.TrainingPhase` list from ``training_phases()``. Each phase's loss
-    is computed after the previous phase's step (so the generator meets the updated discriminator), back-propagated,
-    and stepped by the optimisers of that phase's networks only. A non-finite loss stops training with an error
-    naming the phase instead of silently training on NaN.
+    :class:`~xray_anomalib.models.components.adversarial.TrainingPhase` list from ``training_phases()``. Each phase's
+    loss is computed after the previous phase's step (so the generator meets the updated discriminator),
+    back-propagated, and stepped by the optimisers of that phase's networks only. A non-finite loss stops training
+    with an error naming the phase instead of silently training on NaN.
 
     Args:
         image_size: Side of the square input.

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xray_anomalib.data.film_io import read_film
-from xray_anomalib.preprocessing.pipeline import OfflinePipeline, PreprocessingSettings
+from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings
+from xray_anomalib.io.films import read_film
 
 
 def contact_sheet(

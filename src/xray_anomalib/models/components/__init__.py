@@ -1,0 +1,28 @@
+"""Building blocks of the models: blocks, losses, scores, the module base class and its mixins."""
+
+from xray_anomalib.models.components.blocks import (
+    conv_block,
+    conv_decoder,
+    conv_encoder,
+    init_weights,
+    to_model_range,
+    up_block,
+)
+from xray_anomalib.models.components.losses import masked_reconstruction_loss
+from xray_anomalib.models.components.module import XrayAnomalyModule
+from xray_anomalib.models.components.scores import ReconstructionScore, error_map, image_score, masked_mean
+
+__all__ = [
+    "ReconstructionScore",
+    "XrayAnomalyModule",
+    "conv_block",
+    "conv_decoder",
+    "conv_encoder",
+    "error_map",
+    "image_score",
+    "init_weights",
+    "masked_mean",
+    "masked_reconstruction_loss",
+    "to_model_range",
+    "up_block",
+]

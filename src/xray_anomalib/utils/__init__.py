@@ -1,0 +1,1 @@
+"""Helpers with no knowledge of films or models: atomic writes, class paths, distributed gathering."""
