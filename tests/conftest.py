@@ -1,7 +1,12 @@
-"""Shared fixtures: a tiny synthetic MURA root, and the real data beside the project when present."""
+"""Shared fixtures: a tiny synthetic MURA root, and the real data beside the project when present.
+
+Tests of the real data skip when ``../shared/data`` is absent (a user's clone); with
+``XRAY_ANOMALIB_REQUIRE_SHARED_DATA=1`` (set by ``.ci/run``, where the data is always there) they fail instead.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +20,18 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MURA_CSV = SHARED_DATA / "mura-v1.1-csv"
 MURA_SAMPLES = SHARED_DATA / "mura-hand-samples"
 FRACATLAS = SHARED_DATA / "fracatlas-lower"
+RSNA_HANDS = SHARED_DATA / "rsna-hands" / "images"
+REQUIRE_SHARED_DATA = os.environ.get("XRAY_ANOMALIB_REQUIRE_SHARED_DATA") == "1"
+
+
+def require_shared_data(present: bool, what: str, where: Path) -> None:
+    """Skip the test when ``what`` is not at ``where``, or fail when the environment requires the shared data."""
+    if present:
+        return
+    reason = f"{what} not found at {where} (../shared/data is absent in a user's clone)"
+    if REQUIRE_SHARED_DATA:
+        pytest.fail(f"{reason}; XRAY_ANOMALIB_REQUIRE_SHARED_DATA=1 requires it")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -28,16 +45,14 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def mura_csv_root() -> Path:
     """The official MURA v1.1 CSVs in ../shared/data (skips when absent)."""
-    if not MURA_CSV.is_dir():
-        pytest.skip(f"real MURA CSVs not found at {MURA_CSV} (../shared/data is absent in a user's clone)")
+    require_shared_data(MURA_CSV.is_dir(), "real MURA CSVs", MURA_CSV)
     return MURA_CSV
 
 
 @pytest.fixture
 def fracatlas_root() -> Path:
     """The FracAtlas leg, hip and shoulder films in ../shared/data (skips when absent)."""
-    if not (FRACATLAS / "dataset.csv").is_file():
-        pytest.skip(f"FracAtlas films not found at {FRACATLAS} (../shared/data is absent in a user's clone)")
+    require_shared_data((FRACATLAS / "dataset.csv").is_file(), "FracAtlas films", FRACATLAS)
     return FRACATLAS
 
 
@@ -45,8 +60,7 @@ def fracatlas_root() -> Path:
 def mura_hand_films() -> list[Path]:
     """The three real MURA hand films in ../shared/data (skips when absent)."""
     films = sorted(MURA_SAMPLES.glob("*.png"))
-    if not films:
-        pytest.skip(f"real MURA films not found at {MURA_SAMPLES} (../shared/data is absent in a user's clone)")
+    require_shared_data(bool(films), "real MURA films", MURA_SAMPLES)
     return films
 
 

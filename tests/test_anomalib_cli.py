@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,12 +31,23 @@ def _anomalib(*args: str, cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
+METRIC_ROW = re.compile(r"^\W*(image_\w+|pixel_\w+)\W+(-?[0-9.]+(?:e-?[0-9]+)?|nan)\W*$", re.MULTILINE)
+
+
+def _printed_metrics(output: str) -> dict[str, float]:
+    """The metrics of the table anomalib prints after testing, by name."""
+    return {name: float(value) for name, value in METRIC_ROW.findall(output)}
+
+
 @pytest.mark.slow
 def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: Path) -> None:
     config = str(REPO / "configs" / "cae.yaml")
     data = ["--data.init_args.root", str(synthetic_root), *TINY]
     output = _anomalib("train", "--config", config, "--trainer.max_epochs", "2", *data, cwd=tmp_path)
-    assert "image_AUROC" in output and "pixel_AUROC" in output
+    trained = _printed_metrics(output)
+    for name in ("image_AUROC", "image_F1Score", "pixel_AUROC_in_body", "pixel_AUROC", "pixel_AUPRO"):
+        assert 0.0 <= trained[name] <= 1.0, (name, trained)
+    assert trained["pixel_positives_without_mask"] == 0  # every synthetic anomaly has its mask
     run = next((tmp_path / "results" / "Cae").glob("*/*/v0"))
     checkpoint = run / "weights" / "lightning" / "model.ckpt"
     assert checkpoint.is_file()
@@ -43,7 +55,10 @@ def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: P
     heatmaps = list((run / "images").rglob("*.png"))
     assert heatmaps and all("patient" in path.relative_to(run / "images").parts[0] for path in heatmaps)
     output = _anomalib("test", "--config", config, *data, "--ckpt_path", str(checkpoint), cwd=tmp_path)
-    assert "image_AUROC" in output
+    tested = _printed_metrics(output)
+    assert tested.keys() == trained.keys()
+    for name, value in trained.items():  # the saved checkpoint scores the test films as the trained model did
+        assert tested[name] == pytest.approx(value, abs=1e-4), name
     _anomalib(
         "export",
         "--config",

@@ -7,14 +7,12 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA
+from conftest import RSNA_HANDS, require_shared_data
 
 from xray_anomalib.cli import main
 from xray_anomalib.data.mura import read_mura_index
 from xray_anomalib.data.painted import TRUTH_CSV, bone_mask, paint_anomaly, write_painted_mura
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS, draw_film
-
-RSNA = SHARED_DATA / "rsna-hands" / "images"
 
 
 @pytest.mark.parametrize("kind", ANOMALY_KINDS)
@@ -35,11 +33,10 @@ def test_each_kind_changes_only_bone_near_its_mask(kind: str) -> None:
 
 @pytest.mark.slow
 def test_real_films_become_a_painted_mura_root(tmp_path: Path) -> None:
-    if not RSNA.is_dir():
-        pytest.skip(f"real films not found at {RSNA} (../shared/data is absent in a user's clone)")
+    require_shared_data(RSNA_HANDS.is_dir(), "real hand films", RSNA_HANDS)
     source = tmp_path / "films"
     source.mkdir()
-    for path in sorted(RSNA.glob("*.png"))[:30]:
+    for path in sorted(RSNA_HANDS.glob("*.png"))[:30]:
         shutil.copy(path, source / path.name)
     (source / "broken.png").write_bytes(b"not a film")
     root = tmp_path / "painted" / "MURA-v1.1"

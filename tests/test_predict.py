@@ -166,6 +166,7 @@ def test_predictor_scores_as_the_trained_model_did(
 
 @pytest.mark.slow
 def test_missing_settings_and_size_mismatch_are_refused(trained_run: Path, tmp_path: Path) -> None:
+    Predictor(trained_run)  # exports the run's checkpoint when no earlier test did
     export = tmp_path / "export"
     shutil.copytree(trained_run / "weights" / "openvino", export)
     settings = json.loads((export / "xray_deployment.json").read_text())

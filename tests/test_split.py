@@ -17,10 +17,9 @@ from xray_anomalib.data.split import (
 
 @pytest.fixture(scope="module")
 def real_hand_index() -> pd.DataFrame:
-    from conftest import MURA_CSV
+    from conftest import MURA_CSV, require_shared_data
 
-    if not MURA_CSV.is_dir():
-        pytest.skip(f"real MURA CSVs not found at {MURA_CSV}")
+    require_shared_data(MURA_CSV.is_dir(), "real MURA CSVs", MURA_CSV)
     return read_mura_index(MURA_CSV, mura_parts=["train"])
 
 
