@@ -32,7 +32,7 @@ from xray_anomalib.benchmark.runner import (
     image_size_of,
     recorded_result,
 )
-from xray_anomalib.models.components.scores import ReconstructionScore, image_score, inner_mask
+from xray_anomalib.models.components.error_maps import Score, image_score, inner_mask
 from xray_anomalib.registry import get_model_spec
 
 
@@ -50,7 +50,7 @@ def squared_errors(run: Run, config: BenchmarkConfig) -> dict[str, tuple[torch.T
         with torch.no_grad():
             for batch in loader:
                 hand = batch.hand_mask.unsqueeze(1).to(batch.image.dtype)
-                errors.append(module.model.score_maps(batch.image, hand)[ReconstructionScore.TOPK.value][1])
+                errors.append(module.model.score_maps(batch.image, hand)[Score.TOPK.value][1])
                 hands.append(hand)
                 labels.append(batch.gt_label.int())
                 films.append(batch.image[:, :1])
@@ -97,7 +97,7 @@ def margin_table(
             for margin in margins:
                 inner = inner_mask(hands, margin)
                 for k in top_ks:
-                    scores = image_score(errors * inner, inner, ReconstructionScore.TOPK, k)
+                    scores = image_score(errors * inner, inner, Score.TOPK, k)
                     auroc = roc_auc_score(labels.numpy(), scores.numpy())
                     rows.append({"run": run.run_id, "split": split, "margin": margin, "top_k": k, "auroc": auroc})
     if not rows:

@@ -3,8 +3,8 @@ import torch
 from xray_anomalib_plugins.cae import Cae
 from xray_anomalib_plugins.cae.torch_model import CaeModel
 
-from xray_anomalib.models.components import ReconstructionScore, image_score, masked_reconstruction_loss
-from xray_anomalib.models.components.scores import inner_mask, reconstruction_scores
+from xray_anomalib.models.components import Score, image_score, masked_reconstruction_loss
+from xray_anomalib.models.components.error_maps import inner_mask, reconstruction_scores
 
 
 def _model(score: str = "mse") -> CaeModel:
@@ -29,8 +29,8 @@ def test_scores_by_hand() -> None:
     errors[0, 0, 0, :3] = torch.tensor([4.0, 2.0, 1.0])
     mask = torch.zeros(1, 1, 4, 4)
     mask[0, 0, 0] = 1
-    assert image_score(errors, mask, ReconstructionScore.MSE).item() == pytest.approx(7 / 4)
-    assert image_score(errors, mask, ReconstructionScore.TOPK, top_k=2).item() == pytest.approx(3.0)
+    assert image_score(errors, mask, Score.MSE).item() == pytest.approx(7 / 4)
+    assert image_score(errors, mask, Score.TOPK, top_k=2).item() == pytest.approx(3.0)
 
 
 def test_mask_margin_leaves_the_outline_out_of_scores_and_maps() -> None:

@@ -125,3 +125,11 @@ def test_low_rooms_import_alone_in_a_fresh_interpreter(module: str) -> None:
     """The module that once failed alone, and the leaf of film reading, import in a fresh process."""
     run = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
+
+
+def test_every_plugin_folder_has_its_readme() -> None:
+    """As anomalib's model folders do, each plugin says what it is, its scores, its config and what it measured."""
+    folders = [Path(path) for path in xray_anomalib_plugins.__path__]
+    plugins = [child for folder in folders for child in folder.iterdir() if (child / "__init__.py").is_file()]
+    assert len(plugins) >= 6
+    assert [plugin.name for plugin in plugins if not (plugin / "README.md").is_file()] == []

@@ -5,24 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from xray_anomalib_plugins.alphagan.torch_model import AlphaGanModel, AlphaGanScore
+from xray_anomalib_plugins.alphagan.torch_model import SCORES as ALPHAGAN_SCORES
+from xray_anomalib_plugins.alphagan.torch_model import AlphaGanModel
 from xray_anomalib_plugins.bigan.torch_model import SCORES as BIGAN_SCORES
 from xray_anomalib_plugins.bigan.torch_model import BiganModel
 from xray_anomalib_plugins.cae.torch_model import CaeModel
 from xray_anomalib_plugins.dcgan.torch_model import DcganModel
-from xray_anomalib_plugins.vae.torch_model import VaeModel, VaeScore
+from xray_anomalib_plugins.vae.torch_model import SCORES as VAE_SCORES
+from xray_anomalib_plugins.vae.torch_model import VaeModel
 
-from xray_anomalib.models.components import ReconstructionScore
+from xray_anomalib.models.components import RECONSTRUCTION_SCORES
 from xray_anomalib.models.components.scoring import ScoringModel
 
 SIZE = 32
 GAN = {"channels": [8, 16], "discriminator_channels": [8, 16], "image_size": SIZE}
 FACTORIES: dict[str, tuple[Callable[..., ScoringModel], list[str]]] = {
-    "cae": (lambda **kw: CaeModel(channels=[8, 16], bottleneck_channels=16, top_k=20, **kw), list(ReconstructionScore)),
-    "vae": (lambda **kw: VaeModel(channels=[8, 16], latent_channels=4, top_k=20, **kw), list(VaeScore)),
+    "cae": (
+        lambda **kw: CaeModel(channels=[8, 16], bottleneck_channels=16, top_k=20, **kw),
+        list(RECONSTRUCTION_SCORES),
+    ),
+    "vae": (lambda **kw: VaeModel(channels=[8, 16], latent_channels=4, top_k=20, **kw), list(VAE_SCORES)),
     "dcgan": (lambda **kw: DcganModel(latent_dim=8, **GAN, **kw), ["discriminator"]),
     "bigan": (lambda **kw: BiganModel(latent_dim=8, top_k=20, **GAN, **kw), list(BIGAN_SCORES)),
-    "alphagan": (lambda **kw: AlphaGanModel(latent_dim=8, top_k=20, **GAN, **kw), list(AlphaGanScore)),
+    "alphagan": (lambda **kw: AlphaGanModel(latent_dim=8, top_k=20, **GAN, **kw), list(ALPHAGAN_SCORES)),
 }
 MODEL_SCORES = [
     (name, str(getattr(score, "value", score))) for name, (_, scores) in FACTORIES.items() for score in scores

@@ -8,11 +8,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from anomalib.metrics import Evaluator
-from anomalib.post_processing import PostProcessor
-from anomalib.pre_processing import PreProcessor
-from anomalib.visualization import Visualizer
+from typing import Any
 
 from xray_anomalib.models.components.adversarial_module import AdversarialModule
 
@@ -41,11 +37,8 @@ class AlphaGan(AdversarialModule):
         lr_discriminator: Adam learning rate of the image discriminator (the paper: 1e-4).
         lr_code_discriminator: Adam learning rate of the code discriminator (the paper: 1e-6).
         beta1: Adam's first momentum coefficient.
-        pre_processor: Pre-processor, or ``True`` for the default (resize only).
-        post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for the film visualizer.
-        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
+        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
+            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
     def __init__(
@@ -67,11 +60,7 @@ class AlphaGan(AdversarialModule):
         lr_discriminator: float = 2e-4,
         lr_code_discriminator: float = 2e-4,
         beta1: float = 0.5,
-        pre_processor: PreProcessor | bool = True,
-        post_processor: PostProcessor | bool = True,
-        evaluator: Evaluator | bool = True,
-        visualizer: Visualizer | bool = True,
-        seed: int | None = 0,
+        **kwargs: Any,
     ) -> None:
         learning_rates = {
             "encoder": lr_encoder,
@@ -80,21 +69,19 @@ class AlphaGan(AdversarialModule):
             "code_discriminator": lr_code_discriminator,
         }
         depth = max(len(channels), len(discriminator_channels))
-        super().__init__(
-            image_size, depth, learning_rates, beta1, pre_processor, post_processor, evaluator, visualizer, seed=seed
-        )
-        self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
-        self.model = AlphaGanModel(
-            channels=channels,
-            discriminator_channels=discriminator_channels,
-            code_hidden=code_hidden,
-            latent_dim=latent_dim,
-            image_size=image_size,
-            reconstruction_weight=reconstruction_weight,
-            label_smoothing=label_smoothing,
-            score=score,
-            top_k=top_k,
-            mask_margin=mask_margin,
-            ensemble=ensemble,
-            ensemble_method=ensemble_method,
-        )
+        super().__init__(image_size, depth, learning_rates, beta1, **kwargs)
+        with self.seeded():
+            self.model = AlphaGanModel(
+                channels=channels,
+                discriminator_channels=discriminator_channels,
+                code_hidden=code_hidden,
+                latent_dim=latent_dim,
+                image_size=image_size,
+                reconstruction_weight=reconstruction_weight,
+                label_smoothing=label_smoothing,
+                score=score,
+                top_k=top_k,
+                mask_margin=mask_margin,
+                ensemble=ensemble,
+                ensemble_method=ensemble_method,
+            )

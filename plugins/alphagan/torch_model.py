@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 
 import torch
 
@@ -17,19 +16,10 @@ from xray_anomalib.models.components.adversarial import (
     latent_generator,
     masked_film,
 )
-from xray_anomalib.models.components.scores import reconstruction_scores
-from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.error_maps import reconstruction_scores
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap, ScoringModel
 
-
-class AlphaGanScore(str, Enum):
-    """Image scores of the alpha-GAN."""
-
-    DISCRIMINATOR = "discriminator"
-    CODE_DISCRIMINATOR = "code_discriminator"
-    DISCRIMINATOR_MEAN = "discriminator_mean"
-    MSE = "mse"
-    L1 = "l1"
-    TOPK = "topk"
+SCORES = (Score.DISCRIMINATOR, Score.CODE_DISCRIMINATOR, Score.DISCRIMINATOR_MEAN, *RECONSTRUCTION_SCORES)
 
 
 class AlphaGanModel(ScoringModel):
@@ -49,7 +39,7 @@ class AlphaGanModel(ScoringModel):
         image_size: Side of the square films.
         reconstruction_weight: Weight of the L1 reconstruction loss (the paper: 0.01).
         label_smoothing: Soft label of real films and prior codes for the discriminators.
-        score: The score returned (an :class:`AlphaGanScore` or ``ensemble``).
+        score: The score returned (one of ``SCORES`` or ``ensemble``).
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``.
@@ -67,13 +57,13 @@ class AlphaGanModel(ScoringModel):
         image_size: int = 128,
         reconstruction_weight: float = 1.0,
         label_smoothing: float = 0.1,
-        score: str = AlphaGanScore.DISCRIMINATOR.value,
+        score: str = Score.DISCRIMINATOR,
         top_k: int = 200,
         mask_margin: int = 0,
         ensemble: Sequence[str] = (),
         ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
-        super().__init__([name.value for name in AlphaGanScore], score, ensemble, ensemble_method)
+        super().__init__(SCORES, score, ensemble, ensemble_method)
         self.latent_dim = latent_dim
         self.reconstruction_weight = reconstruction_weight
         self.label_smoothing = label_smoothing
@@ -137,7 +127,7 @@ class AlphaGanModel(ScoringModel):
         scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k, self.mask_margin)
         image_score, cam = self.discriminator.score_map(film, hand_mask)
         code_score = 1 - torch.sigmoid(self.code_discriminator(code))
-        scored[AlphaGanScore.DISCRIMINATOR.value] = (image_score, cam)
-        scored[AlphaGanScore.CODE_DISCRIMINATOR.value] = (code_score, scored[AlphaGanScore.MSE.value][1])
-        scored[AlphaGanScore.DISCRIMINATOR_MEAN.value] = ((image_score + code_score) / 2, cam)
+        scored[Score.DISCRIMINATOR] = (image_score, cam)
+        scored[Score.CODE_DISCRIMINATOR] = (code_score, scored[Score.MSE][1])
+        scored[Score.DISCRIMINATOR_MEAN] = ((image_score + code_score) / 2, cam)
         return scored

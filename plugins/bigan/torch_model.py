@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from xray_anomalib.models.components import ReconstructionScore, init_weights
+from xray_anomalib.models.components import init_weights
 from xray_anomalib.models.components.adversarial import (
     ImageDiscriminator,
     TrainingPhase,
@@ -15,11 +15,10 @@ from xray_anomalib.models.components.adversarial import (
     latent_generator,
     masked_film,
 )
-from xray_anomalib.models.components.scores import reconstruction_scores
-from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.error_maps import reconstruction_scores
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap, ScoringModel
 
-DISCRIMINATOR = "discriminator"
-SCORES = (DISCRIMINATOR, *(name.value for name in ReconstructionScore))
+SCORES = (Score.DISCRIMINATOR, *RECONSTRUCTION_SCORES)
 
 
 class BiganModel(ScoringModel):
@@ -51,7 +50,7 @@ class BiganModel(ScoringModel):
         latent_dim: int = 100,
         image_size: int = 128,
         label_smoothing: float = 0.1,
-        score: str = DISCRIMINATOR,
+        score: str = Score.DISCRIMINATOR,
         top_k: int = 200,
         mask_margin: int = 0,
         ensemble: Sequence[str] = (),
@@ -103,5 +102,5 @@ class BiganModel(ScoringModel):
         film = masked_film(image, hand_mask)
         code = self.encoder(film)
         scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k, self.mask_margin)
-        scored[DISCRIMINATOR] = self.discriminator.score_map(film, hand_mask, code)
+        scored[Score.DISCRIMINATOR] = self.discriminator.score_map(film, hand_mask, code)
         return scored

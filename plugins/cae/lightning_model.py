@@ -11,11 +11,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from anomalib.metrics import Evaluator
-from anomalib.post_processing import PostProcessor
-from anomalib.pre_processing import PreProcessor
-from anomalib.visualization import Visualizer
+from typing import Any
 
 from xray_anomalib.models.components.reconstruction import ReconstructionModule
 
@@ -35,11 +31,8 @@ class Cae(ReconstructionModule):
         ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[mse, topk]``.
         ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr: Adam learning rate (the paper: 1e-4).
-        pre_processor: Pre-processor, or ``True`` for the default (resize only).
-        post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for the film visualizer.
-        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
+        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
+            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
     def __init__(
@@ -53,20 +46,16 @@ class Cae(ReconstructionModule):
         ensemble: Sequence[str] = (),
         ensemble_method: str = "rank",
         lr: float = 1e-4,
-        pre_processor: PreProcessor | bool = True,
-        post_processor: PostProcessor | bool = True,
-        evaluator: Evaluator | bool = True,
-        visualizer: Visualizer | bool = True,
-        seed: int | None = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(image_size, len(channels), lr, pre_processor, post_processor, evaluator, visualizer, seed=seed)
-        self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
-        self.model = CaeModel(
-            channels=channels,
-            bottleneck_channels=bottleneck_channels,
-            score=score,
-            top_k=top_k,
-            mask_margin=mask_margin,
-            ensemble=ensemble,
-            ensemble_method=ensemble_method,
-        )
+        super().__init__(image_size, len(channels), lr, **kwargs)
+        with self.seeded():
+            self.model = CaeModel(
+                channels=channels,
+                bottleneck_channels=bottleneck_channels,
+                score=score,
+                top_k=top_k,
+                mask_margin=mask_margin,
+                ensemble=ensemble,
+                ensemble_method=ensemble_method,
+            )

@@ -7,15 +7,14 @@ from collections.abc import Sequence
 import torch
 
 from xray_anomalib.models.components import (
-    ReconstructionScore,
     conv_decoder,
     conv_encoder,
     init_weights,
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.models.components.scores import reconstruction_scores
-from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.error_maps import reconstruction_scores
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, ScoreMap, ScoringModel
 
 
 class CaeModel(ScoringModel):
@@ -45,7 +44,7 @@ class CaeModel(ScoringModel):
         ensemble: Sequence[str] = (),
         ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
-        super().__init__([name.value for name in ReconstructionScore], score, ensemble, ensemble_method)
+        super().__init__(RECONSTRUCTION_SCORES, score, ensemble, ensemble_method)
         self.top_k = top_k
         self.mask_margin = mask_margin
         self.encoder = conv_encoder(1, channels, bottleneck_channels)

@@ -8,11 +8,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from anomalib.metrics import Evaluator
-from anomalib.post_processing import PostProcessor
-from anomalib.pre_processing import PreProcessor
-from anomalib.visualization import Visualizer
+from typing import Any
 
 from xray_anomalib.models.components.adversarial_module import AdversarialModule
 
@@ -31,11 +27,8 @@ class Dcgan(AdversarialModule):
         lr_generator: Adam learning rate of the generator (the paper: 1e-3).
         lr_discriminator: Adam learning rate of the discriminator (the paper: 1e-5).
         beta1: Adam's first momentum coefficient (the paper: 0.5).
-        pre_processor: Pre-processor, or ``True`` for the default (resize only).
-        post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for the film visualizer.
-        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
+        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
+            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
     def __init__(
@@ -48,28 +41,20 @@ class Dcgan(AdversarialModule):
         lr_generator: float = 2e-4,
         lr_discriminator: float = 2e-4,
         beta1: float = 0.5,
-        pre_processor: PreProcessor | bool = True,
-        post_processor: PostProcessor | bool = True,
-        evaluator: Evaluator | bool = True,
-        visualizer: Visualizer | bool = True,
-        seed: int | None = 0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             image_size,
             max(len(channels), len(discriminator_channels)),
             {"generator": lr_generator, "discriminator": lr_discriminator},
             beta1,
-            pre_processor,
-            post_processor,
-            evaluator,
-            visualizer,
-            seed=seed,
+            **kwargs,
         )
-        self.save_hyperparameters(ignore=["pre_processor", "post_processor", "evaluator", "visualizer"])
-        self.model = DcganModel(
-            channels=channels,
-            discriminator_channels=discriminator_channels,
-            latent_dim=latent_dim,
-            image_size=image_size,
-            label_smoothing=label_smoothing,
-        )
+        with self.seeded():
+            self.model = DcganModel(
+                channels=channels,
+                discriminator_channels=discriminator_channels,
+                latent_dim=latent_dim,
+                image_size=image_size,
+                label_smoothing=label_smoothing,
+            )

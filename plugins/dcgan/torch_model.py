@@ -14,9 +14,7 @@ from xray_anomalib.models.components.adversarial import (
     latent_generator,
     masked_film,
 )
-from xray_anomalib.models.components.scoring import ScoreMap, ScoringModel
-
-DISCRIMINATOR = "discriminator"
+from xray_anomalib.models.components.scoring import Score, ScoreMap, ScoringModel
 
 
 class DcganModel(ScoringModel):
@@ -43,7 +41,7 @@ class DcganModel(ScoringModel):
         image_size: int = 128,
         label_smoothing: float = 0.1,
     ) -> None:
-        super().__init__([DISCRIMINATOR], DISCRIMINATOR)
+        super().__init__([Score.DISCRIMINATOR], Score.DISCRIMINATOR)
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
         self.generator = latent_generator(latent_dim, channels, image_size)
@@ -77,4 +75,4 @@ class DcganModel(ScoringModel):
 
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
         """``discriminator``: ``1 - D(x)`` with its Grad-CAM map."""
-        return {DISCRIMINATOR: self.discriminator.score_map(masked_film(image, hand_mask), hand_mask)}
+        return {Score.DISCRIMINATOR: self.discriminator.score_map(masked_film(image, hand_mask), hand_mask)}

@@ -20,10 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from anomalib.data import Batch
-from anomalib.metrics import Evaluator
-from anomalib.post_processing import PostProcessor
-from anomalib.pre_processing import PreProcessor
-from anomalib.visualization import Visualizer
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
 from xray_anomalib.models.components.module import XrayAnomalyModule
@@ -66,11 +62,8 @@ class ModelEnsemble(XrayAnomalyModule):
         members: ``{model: <registry name>, checkpoint: <path>}`` per trained member (two or more).
         method: ``rank`` (average of each member's rank among normal films) or ``zscore``.
         image_size: Side of the square input; the members must have been trained at this size.
-        pre_processor: Pre-processor, or ``True`` for the default (resize only).
-        post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for the film visualizer.
-        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
+        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
+            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
     def __init__(
@@ -78,15 +71,11 @@ class ModelEnsemble(XrayAnomalyModule):
         members: Sequence[Mapping[str, str]],
         method: str = "rank",
         image_size: int = 128,
-        pre_processor: PreProcessor | bool = True,
-        post_processor: PostProcessor | bool = True,
-        evaluator: Evaluator | bool = True,
-        visualizer: Visualizer | bool = True,
-        seed: int | None = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(image_size, 0, pre_processor, post_processor, evaluator, visualizer, seed=seed)
+        super().__init__(image_size, 0, **kwargs)
         members = [dict(member) for member in members]
-        self.save_hyperparameters({"members": members, "method": method, "image_size": image_size})
+        self.hparams["members"] = members  # plain dicts in the checkpoint, whatever mapping type was given
         names = [f"{member['model']}{index}" for index, member in enumerate(members)]
         loaded = [load_member(member, image_size) for member in members]
         self.model = ModelEnsembleModel(loaded, names, method)

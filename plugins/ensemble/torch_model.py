@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from xray_anomalib.models.components.scoring import ENSEMBLE, EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scoring import EnsembleMethod, Score, ScoreMap, ScoringModel
 
 
 class ModelEnsembleModel(ScoringModel):
@@ -25,7 +25,7 @@ class ModelEnsembleModel(ScoringModel):
         names: Sequence[str],
         method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
-        super().__init__(names, ENSEMBLE, names, method)
+        super().__init__(names, Score.ENSEMBLE, names, method)
         self.names = tuple(names)
         self.members = nn.ModuleList(members)
 

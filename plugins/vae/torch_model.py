@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 
 import torch
 from torch import nn
@@ -15,18 +14,10 @@ from xray_anomalib.models.components import (
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.models.components.scores import reconstruction_scores
-from xray_anomalib.models.components.scoring import EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.error_maps import reconstruction_scores
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap, ScoringModel
 
-
-class VaeScore(str, Enum):
-    """Image scores of the VAE: reconstruction scores, the KL divergence, and their sum."""
-
-    MSE = "mse"
-    L1 = "l1"
-    TOPK = "topk"
-    KLD = "kld"
-    MSE_KLD = "mse_kld"
+SCORES = (*RECONSTRUCTION_SCORES, Score.KLD, Score.MSE_KLD)
 
 
 class VaeModel(ScoringModel):
@@ -39,7 +30,7 @@ class VaeModel(ScoringModel):
         channels: Output channels of each encoder stage; ``len(channels)`` halvings of the resolution.
         latent_channels: Channels of the latent map.
         kl_weight: Weight of the KL term in the loss and in the ``mse_kld`` score.
-        score: Image score at evaluation (a :class:`VaeScore` or ``ensemble``).
+        score: Image score at evaluation (one of ``SCORES`` or ``ensemble``).
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         ensemble: Scores combined when ``score`` is ``ensemble``.
@@ -57,7 +48,7 @@ class VaeModel(ScoringModel):
         ensemble: Sequence[str] = (),
         ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
     ) -> None:
-        super().__init__([name.value for name in VaeScore], score, ensemble, ensemble_method)
+        super().__init__(SCORES, score, ensemble, ensemble_method)
         self.kl_weight = kl_weight
         self.top_k = top_k
         self.mask_margin = mask_margin
@@ -89,8 +80,8 @@ class VaeModel(ScoringModel):
         """Reconstruction scores from the latent mean, the KL divergence, and reconstruction + weighted KL."""
         target, mean, log_variance = self.encode(image)
         scored = reconstruction_scores(target, self.decoder(mean), hand_mask, self.top_k, self.mask_margin)
-        mse, squared = scored[VaeScore.MSE.value]
+        mse, squared = scored[Score.MSE]
         kld = self.kl_divergence(mean, log_variance)
-        scored[VaeScore.KLD.value] = (kld, squared)
-        scored[VaeScore.MSE_KLD.value] = (mse + self.kl_weight * kld, squared)
+        scored[Score.KLD] = (kld, squared)
+        scored[Score.MSE_KLD] = (mse + self.kl_weight * kld, squared)
         return scored

@@ -22,7 +22,7 @@ from torchmetrics.classification import BinaryAUROC
 
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.metrics import PeakHitRate, PixelAUPRO, PixelAUROC
-from xray_anomalib.models.components.scoring import ENSEMBLE, ScoringModel
+from xray_anomalib.models.components.scoring import Score, ScoringModel
 
 DEFAULT_SCORE = "default"
 
@@ -49,7 +49,7 @@ def score_names(model: AnomalibModule) -> tuple[str, ...]:
     """Names of the scores :func:`score_test_films` reports for ``model`` (``ensemble`` when it has one)."""
     if not isinstance(model.model, ScoringModel):
         return (DEFAULT_SCORE,)
-    return (*model.model.score_names, *([ENSEMBLE] if model.model.ensemble is not None else []))
+    return (*model.model.score_names, *([str(Score.ENSEMBLE)] if model.model.ensemble is not None else []))
 
 
 def score_maps_of(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.Tensor) -> dict:
@@ -57,7 +57,7 @@ def score_maps_of(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.T
     if isinstance(model.model, ScoringModel):
         scored = model.model.score_maps(image, hand_mask)
         if model.model.ensemble is not None:
-            scored[ENSEMBLE] = model.model.ensemble(scored)
+            scored[Score.ENSEMBLE] = model.model.ensemble(scored)
         return scored
     output = model.model(model.pre_processor(image) if model.pre_processor else image)
     return {DEFAULT_SCORE: (output.pred_score.reshape(-1), output.anomaly_map.reshape(hand_mask.shape))}

@@ -28,11 +28,12 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from xray_anomalib.io.films import FILM_SUFFIXES
+
 BODY_PARTS = ("XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST")
 MURA_PARTS = ("train", "valid")
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".tif", ".tiff")
 INDEX_COLUMNS = ("patient_id", "study_id", "study_label", "body_part", "mura_part", "rel_path", "image_path")
 
 _STUDY_RE = re.compile(r"^study\d+_(positive|negative)$")
@@ -189,7 +190,7 @@ def _rows_from_csv(images_csv: Path, studies_csv: Path, part: str) -> pd.DataFra
 def _rows_from_folders(root: Path, part: str) -> pd.DataFrame:
     records, ignored = [], []
     for path in sorted((root / part).glob("XR_*/patient*/*/*")):  # fixed depth: link loops cannot recurse
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in FILM_SUFFIXES or not path.is_file():
             ignored.append(path)
             continue
         rel = PurePosixPath(path.relative_to(root).as_posix())

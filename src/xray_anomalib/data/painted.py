@@ -28,12 +28,11 @@ import numpy as np
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, write_png, write_rows
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS
 from xray_anomalib.film_pipeline.steps import fix_inversion, segment_hands
-from xray_anomalib.io.films import FilmReadError, read_film
+from xray_anomalib.io.films import FILM_SUFFIXES, FilmReadError, read_film
 from xray_anomalib.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 TRUTH_CSV = "painted_truth.csv"
-FILM_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".tif", ".tiff"}
 _DONE_MARKER = ".painted_complete.json"
 
 
@@ -133,7 +132,7 @@ def find_films(source: Path) -> list[Path]:
         raise FileNotFoundError(msg)
     films = sorted(path for path in source.rglob("*") if path.suffix.lower() in FILM_SUFFIXES)
     if not films:
-        msg = f"No films ({', '.join(sorted(FILM_SUFFIXES))}) under {source}."
+        msg = f"No films ({', '.join(FILM_SUFFIXES)}) under {source}."
         raise FileNotFoundError(msg)
     return films
 

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-FILM_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom", ""})  # DICOM often has none
+from xray_anomalib.io.films import FILM_SUFFIXES
+
+INPUT_SUFFIXES = frozenset({*FILM_SUFFIXES, ""})  # DICOM files often have no suffix
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
         msg = f"Input {source} does not exist; expected a film, a folder of films or a MURA study folder."
         raise FileNotFoundError(msg)
     if not found:
-        msg = f"No files under {source}; expected films ({', '.join(sorted(FILM_SUFFIXES - {''}))} or DICOM)."
+        msg = f"No files under {source}; expected films ({', '.join(FILM_SUFFIXES)} or DICOM)."
         raise FileNotFoundError(msg)
     films, skipped = [], []
     real_source = (source if source.is_dir() else source.parent).resolve()
@@ -64,7 +66,7 @@ def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
             skipped.append(item)
         elif not item.path.resolve().is_relative_to(real_source):
             skipped.append(replace(item, skip_reason=f"a link to a file outside {real_source}, not read"))
-        elif item.path.name.startswith(".") or item.path.suffix.lower() not in FILM_SUFFIXES:
+        elif item.path.name.startswith(".") or item.path.suffix.lower() not in INPUT_SUFFIXES:
             skipped.append(replace(item, skip_reason="not a film (hidden file or not a film suffix)"))
         else:
             films.append(item)

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
+FILM_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", *DICOM_SUFFIXES)
+"""File suffixes of the films we read (lower case); DICOM files are also recognised by their preamble."""
 MAX_FILM_PIXELS = 2**26  # 8192 x 8192: larger "films" are refused before decoding (decompression bombs)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -30,7 +30,6 @@ from anomalib.metrics import Evaluator
 from anomalib.models import Padim as AnomalibPadim
 from anomalib.models import Patchcore as AnomalibPatchcore
 from anomalib.visualization import Visualizer
-from lightning.pytorch import seed_everything
 from torch import nn
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
@@ -38,6 +37,7 @@ from xray_anomalib.models.components.backbone import load_backbone_weights
 from xray_anomalib.models.components.coreset import greedy_coreset
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.export import FixedSizeExportMixin
+from xray_anomalib.models.components.seeding import SeededMixin, seeded
 from xray_anomalib.utils.distributed import gather_across_processes
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
 
@@ -57,7 +57,7 @@ def _load_weights(model: AnomalibPadim | AnomalibPatchcore, backbone_weights: st
         load_backbone_weights(model.model.feature_extractor.feature_extractor, backbone_weights)
 
 
-class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPadim):
+class Padim(SeededMixin, DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPadim):
     """anomalib's PaDiM, with an optional local ``backbone_weights`` file and fixed-size export.
 
     Args:
@@ -71,8 +71,8 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEval
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for the X-ray evaluator (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for anomalib's default.
-        seed: Seed of the random feature selection and of a random backbone's weights, applied when the model
-            is built (anomalib's CLI reads ``seed_everything`` but does not apply it).
+        seed: Seed of the random feature selection, of a random backbone's weights and of the fit (anomalib's CLI
+            reads ``seed_everything`` but does not apply it); the caller's random state is left as it was.
     """
 
     def __init__(
@@ -89,18 +89,18 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEval
         visualizer: Visualizer | bool = True,
         seed: int | None = 0,
     ) -> None:
-        if seed is not None:
-            seed_everything(seed, verbose=False)
-        super().__init__(
-            backbone=backbone,
-            layers=list(layers),
-            pre_trained=pre_trained,
-            n_features=n_features,
-            pre_processor=_pre_processor(pre_processor, image_size),
-            post_processor=post_processor,
-            evaluator=evaluator,
-            visualizer=visualizer,
-        )
+        with seeded(seed):
+            super().__init__(
+                backbone=backbone,
+                layers=list(layers),
+                pre_trained=pre_trained,
+                n_features=n_features,
+                pre_processor=_pre_processor(pre_processor, image_size),
+                post_processor=post_processor,
+                evaluator=evaluator,
+                visualizer=visualizer,
+            )
+        self.seed = seed
         _load_weights(self, backbone_weights)
 
     def fit(self) -> None:
@@ -109,7 +109,9 @@ class Padim(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEval
         super().fit()
 
 
-class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPatchcore):
+class Patchcore(
+    SeededMixin, DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPatchcore
+):
     """anomalib's PatchCore, with an optional local ``backbone_weights`` file and static-shape export.
 
     Args:
@@ -125,8 +127,8 @@ class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Xray
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for the X-ray evaluator (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for anomalib's default.
-        seed: Seed of the random feature selection and of a random backbone's weights, applied when the model
-            is built (anomalib's CLI reads ``seed_everything`` but does not apply it).
+        seed: Seed of the random feature selection, of a random backbone's weights and of the fit (anomalib's CLI
+            reads ``seed_everything`` but does not apply it); the caller's random state is left as it was.
     """
 
     static_batch: ClassVar[bool] = True
@@ -147,22 +149,22 @@ class Patchcore(DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, Xray
         visualizer: Visualizer | bool = True,
         seed: int | None = 0,
     ) -> None:
-        if seed is not None:
-            seed_everything(seed, verbose=False)
         if coreset not in CORESET_SAMPLERS:
             msg = f"coreset must be one of {CORESET_SAMPLERS}; got {coreset!r}."
             raise ValueError(msg)
-        super().__init__(
-            backbone=backbone,
-            layers=layers,
-            pre_trained=pre_trained,
-            coreset_sampling_ratio=coreset_sampling_ratio,
-            num_neighbors=num_neighbors,
-            pre_processor=_pre_processor(pre_processor, image_size),
-            post_processor=post_processor,
-            evaluator=evaluator,
-            visualizer=visualizer,
-        )
+        with seeded(seed):
+            super().__init__(
+                backbone=backbone,
+                layers=layers,
+                pre_trained=pre_trained,
+                coreset_sampling_ratio=coreset_sampling_ratio,
+                num_neighbors=num_neighbors,
+                pre_processor=_pre_processor(pre_processor, image_size),
+                post_processor=post_processor,
+                evaluator=evaluator,
+                visualizer=visualizer,
+            )
+        self.seed = seed
         self.coreset = coreset
         self.coreset_seed = seed or 0
         _load_weights(self, backbone_weights)

@@ -8,12 +8,14 @@ from xray_anomalib.models.components.blocks import (
     to_model_range,
     up_block,
 )
+from xray_anomalib.models.components.error_maps import error_map, image_score, masked_mean
 from xray_anomalib.models.components.losses import masked_reconstruction_loss
 from xray_anomalib.models.components.module import XrayAnomalyModule
-from xray_anomalib.models.components.scores import ReconstructionScore, error_map, image_score, masked_mean
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, Score
 
 __all__ = [
-    "ReconstructionScore",
+    "RECONSTRUCTION_SCORES",
+    "Score",
     "XrayAnomalyModule",
     "conv_block",
     "conv_decoder",

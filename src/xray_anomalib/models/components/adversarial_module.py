@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from anomalib.data import Batch
-from anomalib.metrics import Evaluator
-from anomalib.post_processing import PostProcessor
-from anomalib.pre_processing import PreProcessor
-from anomalib.visualization import Visualizer
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
@@ -30,11 +27,8 @@ class AdversarialModule(XrayAnomalyModule):
         depth: Number of halvings in the deepest network.
         learning_rates: Adam learning rate of each network, by attribute name.
         beta1: Adam's first momentum coefficient (the paper: 0.5).
-        pre_processor: Pre-processor, or ``True`` for the default (resize only).
-        post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for the film visualizer.
-        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
+        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
+            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
     def __init__(
@@ -43,13 +37,9 @@ class AdversarialModule(XrayAnomalyModule):
         depth: int,
         learning_rates: Mapping[str, float],
         beta1: float = 0.5,
-        pre_processor: PreProcessor | bool = True,
-        post_processor: PostProcessor | bool = True,
-        evaluator: Evaluator | bool = True,
-        visualizer: Visualizer | bool = True,
-        seed: int | None = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(image_size, depth, pre_processor, post_processor, evaluator, visualizer, seed=seed)
+        super().__init__(image_size, depth, **kwargs)
         self.automatic_optimization = False
         self.learning_rates = dict(learning_rates)
         self.beta1 = beta1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from xray_anomalib.models.components.scores import masked_mean
+from xray_anomalib.models.components.error_maps import masked_mean
 
 
 def masked_reconstruction_loss(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,31 +16,40 @@ from anomalib.models.components.base.export_mixin.utils import create_export_roo
 from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
-from lightning.pytorch import seed_everything
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
 from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.deployment import DeployableMixin
-from xray_anomalib.models.components.scores import masked_mean
+from xray_anomalib.models.components.error_maps import masked_mean
+from xray_anomalib.models.components.seeding import SeededMixin
 from xray_anomalib.utils.distributed import gather_across_processes
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     import openvino as ov
     from anomalib.data import AnomalibDataModule
 
 EXPORT_INPUT_NAMES = ("input", "hand_mask")
+COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
+"""Constructor arguments that are modules, not hyperparameters: left out of the saved hyperparameters."""
 
 
-class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibModule):
+class XrayAnomalyModule(SeededMixin, DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibModule):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 
     The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask, scores and heatmaps are
     restricted to the hand; without one the whole image counts. The exported ONNX/OpenVINO graph has two inputs,
     ``input`` (``B x 3 x H x W`` in ``[0, 1]``) and ``hand_mask`` (``B x 1 x H x W``, 1 on the hand), so the deployed
     model gives the same scores as the torch model on the same preprocessed film and mask.
+
+    The base class saves the hyperparameters of the concrete class's constructor (its arguments, without the four
+    components), so plugins do not. A plugin takes the arguments below through ``**kwargs`` and builds its torch
+    model inside ``with self.seeded():``, which draws the initial weights from ``seed`` and leaves the global random
+    state as it was (loading a checkpoint does not reseed the caller); the fit is seeded when it starts.
 
     Args:
         image_size: Side of the square input; must be divisible by ``2 ** depth``.
@@ -48,8 +58,8 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
         visualizer: Visualizer, or ``True`` for the film visualizer.
-        seed: Seed of the initial weights and the data order, applied when the model is built (anomalib's CLI
-            reads ``seed_everything`` but does not apply it); ``None`` leaves the random state as it is.
+        seed: Seed of the initial weights and of the fit (data order, noise); anomalib's CLI reads
+            ``seed_everything`` but does not apply it. ``None`` leaves the random state as it is.
     """
 
     takes_hand_mask = True
@@ -64,8 +74,6 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin
         visualizer: Visualizer | bool = True,
         seed: int | None = 0,
     ) -> None:
-        if seed is not None:
-            seed_everything(seed, verbose=False)
         factor = 2**depth
         if image_size % factor:
             msg = f"image_size {image_size} must be divisible by 2 ** (number of halvings) = {factor}."
@@ -78,6 +86,9 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin
             evaluator=evaluator,
             visualizer=visualizer,
         )
+        self.seed = seed
+        self.hparams.clear()  # anomalib saved every class's arguments; a checkpoint rebuilds the concrete class
+        self.save_hyperparameters(ignore=list(COMPONENTS), frame=_constructor_frame(self))
 
     @staticmethod
     def configure_pre_processor(image_size: tuple[int, int] | None = None) -> PreProcessor:
@@ -212,3 +223,14 @@ class XrayAnomalyModule(DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin
         """Score a batch of new films."""
         del batch_idx, dataloader_idx
         return self._predict(batch)
+
+
+def _constructor_frame(module: XrayAnomalyModule) -> FrameType | None:
+    """The frame of the outermost ``__init__`` building ``module``: the concrete class's, whose arguments count."""
+    outermost = None
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is module:
+            outermost = frame
+        frame = frame.f_back
+    return outermost

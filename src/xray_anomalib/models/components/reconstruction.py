@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from anomalib.data import Batch
-from anomalib.metrics import Evaluator
-from anomalib.post_processing import PostProcessor
-from anomalib.pre_processing import PreProcessor
-from anomalib.visualization import Visualizer
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
 from xray_anomalib.models.components.module import XrayAnomalyModule
@@ -22,11 +20,8 @@ class ReconstructionModule(XrayAnomalyModule):
         image_size: Side of the square input; must be divisible by ``2 ** depth``.
         depth: Number of halvings in the encoder.
         lr: Adam learning rate.
-        pre_processor: Pre-processor, or ``True`` for the default (resize only).
-        post_processor: Post-processor, or ``True`` for anomalib's default.
-        evaluator: Evaluator, or ``True`` for the X-ray metrics (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for the film visualizer.
-        seed: Seed of the initial weights and the data order (see :class:`XrayAnomalyModule`).
+        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
+            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
     def __init__(
@@ -34,13 +29,9 @@ class ReconstructionModule(XrayAnomalyModule):
         image_size: int,
         depth: int,
         lr: float,
-        pre_processor: PreProcessor | bool = True,
-        post_processor: PostProcessor | bool = True,
-        evaluator: Evaluator | bool = True,
-        visualizer: Visualizer | bool = True,
-        seed: int | None = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(image_size, depth, pre_processor, post_processor, evaluator, visualizer, seed=seed)
+        super().__init__(image_size, depth, **kwargs)
         self.lr = lr
 
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:

@@ -14,13 +14,30 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from enum import Enum
+from enum import Enum, StrEnum
 
 import torch
 from anomalib.data import InferenceBatch
 from torch import nn
 
-ENSEMBLE = "ensemble"
+
+class Score(StrEnum):
+    """Every image score of the toolkit's models, by the name configs and reports use."""
+
+    MSE = "mse"
+    L1 = "l1"
+    TOPK = "topk"
+    KLD = "kld"
+    MSE_KLD = "mse_kld"
+    DISCRIMINATOR = "discriminator"
+    CODE_DISCRIMINATOR = "code_discriminator"
+    DISCRIMINATOR_MEAN = "discriminator_mean"
+    ENSEMBLE = "ensemble"
+
+
+RECONSTRUCTION_SCORES = (Score.MSE, Score.L1, Score.TOPK)
+"""The scores of a reconstruction's error map (see :mod:`xray_anomalib.models.components.error_maps`)."""
+
 ScoreMap = tuple[torch.Tensor, torch.Tensor]
 """Image scores ``(B,)`` and the anomaly map ``(B, 1, H, W)`` that goes with them."""
 
@@ -126,16 +143,17 @@ class ScoringModel(nn.Module, ABC):
     ) -> None:
         super().__init__()
         score = str(getattr(score, "value", score))
-        unknown = [name for name in [score, *ensemble] if name not in (*score_names, ENSEMBLE)]
+        unknown = [name for name in [score, *ensemble] if name not in (*score_names, Score.ENSEMBLE)]
         if unknown:
-            msg = f"Unknown score(s) {unknown}; this model computes {list(score_names)} and {ENSEMBLE!r}."
+            known = [str(name) for name in score_names]
+            msg = f"Unknown score(s) {unknown}; this model computes {known} and {str(Score.ENSEMBLE)!r}."
             raise ValueError(msg)
-        if ensemble and score != ENSEMBLE:
-            msg = f"ensemble members {list(ensemble)} are given but score is {score!r}; set score: {ENSEMBLE}."
+        if ensemble and score != Score.ENSEMBLE:
+            msg = f"ensemble members {list(ensemble)} are given but score is {score!r}; set score: {Score.ENSEMBLE}."
             raise ValueError(msg)
         self.score = score
-        self.score_names = tuple(score_names)
-        self.ensemble = ScoreEnsemble(ensemble, ensemble_method) if score == ENSEMBLE else None
+        self.score_names = tuple(str(name) for name in score_names)
+        self.ensemble = ScoreEnsemble(ensemble, ensemble_method) if score == Score.ENSEMBLE else None
 
     @abstractmethod
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:

@@ -9,18 +9,10 @@ can outweigh a small anomaly inside the hand.
 
 from __future__ import annotations
 
-from enum import Enum
-
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-
-class ReconstructionScore(str, Enum):
-    """How a reconstruction error map becomes an image score."""
-
-    MSE = "mse"
-    L1 = "l1"
-    TOPK = "topk"
+from xray_anomalib.models.components.scoring import Score
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -63,16 +55,14 @@ def inner_mask(mask: torch.Tensor, margin: int) -> torch.Tensor:
     return torch.where(emptied.view(-1, 1, 1, 1), mask, eroded)
 
 
-def error_map(
-    image: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor, score: ReconstructionScore
-) -> torch.Tensor:
+def error_map(image: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor, score: Score) -> torch.Tensor:
     """Per-pixel error, zero outside the mask: absolute for ``l1``, squared otherwise."""
     difference = image - reconstruction
-    errors = difference.abs() if score is ReconstructionScore.L1 else difference.square()
+    errors = difference.abs() if score is Score.L1 else difference.square()
     return errors * mask.to(errors.dtype)
 
 
-def image_score(errors: torch.Tensor, mask: torch.Tensor, score: ReconstructionScore, top_k: int = 200) -> torch.Tensor:
+def image_score(errors: torch.Tensor, mask: torch.Tensor, score: Score, top_k: int = 200) -> torch.Tensor:
     """Aggregate a masked error map (from :func:`error_map`) into one score per image.
 
     Args:
@@ -84,7 +74,7 @@ def image_score(errors: torch.Tensor, mask: torch.Tensor, score: ReconstructionS
     Returns:
         ``(B,)`` scores.
     """
-    if score is ReconstructionScore.TOPK:
+    if score is Score.TOPK:
         k = min(top_k, errors[0].numel())
         return errors.flatten(1).topk(k, dim=1).values.mean(dim=1)
     return masked_mean(errors, mask)
@@ -98,10 +88,10 @@ def reconstruction_scores(
     Scores and maps cover the hand mask less ``mask_margin`` pixels along its outline (see :func:`inner_mask`).
     """
     mask = inner_mask(mask.to(target.dtype), mask_margin)
-    squared = error_map(target, reconstruction, mask, ReconstructionScore.MSE)
-    absolute = error_map(target, reconstruction, mask, ReconstructionScore.L1)
+    squared = error_map(target, reconstruction, mask, Score.MSE)
+    absolute = error_map(target, reconstruction, mask, Score.L1)
     return {
-        ReconstructionScore.MSE.value: (masked_mean(squared, mask), squared),
-        ReconstructionScore.L1.value: (masked_mean(absolute, mask), absolute),
-        ReconstructionScore.TOPK.value: (image_score(squared, mask, ReconstructionScore.TOPK, top_k), squared),
+        Score.MSE.value: (masked_mean(squared, mask), squared),
+        Score.L1.value: (masked_mean(absolute, mask), absolute),
+        Score.TOPK.value: (image_score(squared, mask, Score.TOPK, top_k), squared),
     }
