@@ -13,10 +13,9 @@ import pandas as pd
 import torch
 from anomalib.data.datasets.base.image import AnomalibDataset
 from torchvision.transforms.v2 import Transform
-from torchvision.tv_tensors import Image, Mask
 
 from xray_anomalib.data.dataclasses import XrayBatch, XrayItem
-from xray_anomalib.data.transforms import letterbox
+from xray_anomalib.data.transforms import ModelInput
 from xray_anomalib.io.films import FilmReadError, read_film
 
 logger = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ class MuraDataset(AnomalibDataset):
         super().__init__(augmentations=augmentations)
         self.image_size = image_size
         self.film_transform = film_transform
-        self.letterbox = letterbox(image_size)
+        self.model_input = ModelInput(image_size, film_transform)
         frame = samples.assign(split=split, label_index=samples["study_label"].astype(int))
         masked = frame["mask_path"] != ""
         frame["gt_mask_known"] = masked | (frame["label_index"] == 0)
@@ -72,13 +71,9 @@ class MuraDataset(AnomalibDataset):
         """Read, letterbox and augment one film with its masks."""
         row = self.samples.iloc[index]
         pixels = read_film(row.image_path).pixels
-        height, width = pixels.shape
-        image = Image(torch.from_numpy(pixels).unsqueeze(0).expand(3, -1, -1).contiguous())
-        gt_mask = Mask(torch.from_numpy(_read_mask(row.mask_path, (height, width))))
-        hand_mask = Mask(torch.from_numpy(_read_mask(row.hand_mask_path, (height, width), fill=True)))
-        if self.film_transform is not None:
-            image = self.film_transform(image)
-        image, gt_mask, hand_mask = self.letterbox(image, gt_mask, hand_mask)
+        gt_mask = _read_mask(row.mask_path, pixels.shape)
+        hand_mask = _read_mask(row.hand_mask_path, pixels.shape, fill=True)
+        image, gt_mask, hand_mask = self.model_input(pixels, gt_mask, hand_mask)
         if self.augmentations is not None:
             image, gt_mask, hand_mask = self.augmentations(image, gt_mask, hand_mask)
         has_masks = self.task == "segmentation"

@@ -79,7 +79,34 @@ def letterbox(size: int) -> v2.Compose:
     return v2.Compose([ResizeLongestSide(size), PadToSquare(size)])
 
 
-__all__ = ["PadToSquare", "ResizeLongestSide", "letterbox", "letterboxed_size"]
+class ModelInput:
+    """A film (or hand crop) and its masks as a model sees them: equal channels, film transform, letterbox.
+
+    The dataset (training, validation, test) and the predictor (new films) both build their inputs here, so a new
+    film meets a model exactly as its training films did.
+
+    Args:
+        image_size: Side of the letterboxed square.
+        film_transform: Transform of the film before letterboxing (equalisation, CLAHE), so that padding never
+            enters its statistics.
+    """
+
+    def __init__(self, image_size: int, film_transform: v2.Transform | None = None) -> None:
+        self.image_size = image_size
+        self.film_transform = film_transform
+        self.letterbox = letterbox(image_size)
+
+    def __call__(self, pixels: np.ndarray, *masks: np.ndarray) -> tuple[Any, ...]:
+        """``(image, *masks)`` letterboxed: a ``3 x S x S`` image in ``[0, 1]`` and ``S x S`` masks.
+
+        Args:
+            pixels: ``H x W`` float film in ``[0, 1]``.
+            *masks: ``H x W`` boolean masks aligned with the film.
+        """
+        image = tv_tensors.Image(torch.from_numpy(pixels).unsqueeze(0).expand(3, -1, -1).contiguous())
+        if self.film_transform is not None:
+            image = self.film_transform(image)
+        return self.letterbox(image, *(tv_tensors.Mask(torch.from_numpy(mask)) for mask in masks))
 
 
 def _apply_uint16(inpt: Any, operation: Any) -> Any:

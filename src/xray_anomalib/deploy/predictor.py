@@ -16,12 +16,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torchvision.tv_tensors import Image, Mask
 
-from xray_anomalib.data.transforms import letterbox, letterboxed_size
+from xray_anomalib.data.transforms import ModelInput, letterboxed_size
 from xray_anomalib.deploy.backends import ModelRunner, load_runner
 from xray_anomalib.deploy.streaming import ordered_map
+from xray_anomalib.film_pipeline.cache import as_read_from_cache
 from xray_anomalib.film_pipeline.pipeline import FilmRecord, HandCrop
 from xray_anomalib.io.films import FilmReadError, read_film
 from xray_anomalib.models.components.deployment import DeploymentSettings
@@ -112,8 +111,7 @@ class Predictor:
         else:
             self.runner, self.settings = model, settings
         self.pipeline = self.settings.pipeline()
-        self.film_transform = self.settings.build_film_transform()
-        self.letterbox = letterbox(self.settings.image_size)
+        self.model_input = ModelInput(self.settings.image_size, self.settings.build_film_transform())
 
     def predict(self, path: str | Path) -> FilmPrediction:
         """Score one film."""
@@ -161,12 +159,13 @@ class Predictor:
         return PreparedFilm(str(path), film, crops, record, np.stack(images), np.stack(hand_masks), timings)
 
     def _model_input(self, crop: HandCrop) -> tuple[np.ndarray, np.ndarray]:
-        """One crop as the model's ``3 x S x S`` input and ``1 x S x S`` hand mask, as the dataset builds them."""
-        image = Image(torch.from_numpy(crop.image).unsqueeze(0).expand(3, -1, -1).contiguous())
-        if self.film_transform is not None:
-            image = self.film_transform(image)
-        image, hand_mask = self.letterbox(image, Mask(torch.from_numpy(crop.hand_mask).unsqueeze(0)))
-        return image.numpy().astype(np.float32), hand_mask.numpy().astype(np.float32)
+        """One crop as the model's ``3 x S x S`` input and ``1 x S x S`` hand mask, built as the dataset builds them.
+
+        Crops of a model trained through the preprocessing cache get the cache's 16-bit levels first.
+        """
+        pixels = crop.image if self.settings.preprocessing is None else as_read_from_cache(crop.image)
+        image, hand_mask = self.model_input(pixels.astype(np.float32), crop.hand_mask.astype(bool))
+        return image.numpy().astype(np.float32), hand_mask.unsqueeze(0).numpy().astype(np.float32)
 
     def infer(self, prepared: PreparedFilm) -> FilmPrediction:
         """Run the model on a prepared film and map its heatmap back onto the film."""

@@ -33,6 +33,21 @@ from xray_anomalib.io.films import FilmReadError, file_signature, read_film
 from xray_anomalib.utils.atomic import write_text_atomic
 
 RECORD_SUFFIX = ".json"
+CACHE_LEVELS = 65535
+"""Grey levels of the cached crops (16-bit PNG)."""
+
+
+def to_cache_pixels(image: np.ndarray) -> np.ndarray:
+    """A crop's ``[0, 1]`` pixels as the cache stores them: 16-bit."""
+    return np.round(np.clip(image, 0.0, 1.0) * CACHE_LEVELS).astype(np.uint16)
+
+
+def as_read_from_cache(image: np.ndarray) -> np.ndarray:
+    """A crop's pixels as a dataset reads them back from the cache (16-bit levels, ``float32`` in ``[0, 1]``).
+
+    The predictor passes new films' crops through this, so they meet the model as the cached training crops did.
+    """
+    return to_cache_pixels(image).astype(np.float32) / CACHE_LEVELS
 
 
 def cache_folder(cache_dir: str | Path, settings: PreprocessingSettings, dataset_key: str) -> Path:
@@ -97,7 +112,7 @@ def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_
         names = []
         for index, crop in enumerate(crops):
             name = _crop_name(rel_path, index)
-            _write(folder / "images" / name, np.round(crop.image * 65535).astype(np.uint16))
+            _write(folder / "images" / name, to_cache_pixels(crop.image))
             _write(folder / "hand_masks" / name, crop.hand_mask.astype(np.uint8) * 255)
             if anomaly is not None:
                 _write(folder / "masks" / name, (warp_to_crop(anomaly, crop) > 0).astype(np.uint8) * 255)

@@ -37,6 +37,7 @@ from xray_anomalib.models.components.backbone import load_backbone_weights
 from xray_anomalib.models.components.coreset import greedy_coreset
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.export import FixedSizeExportMixin
+from xray_anomalib.models.components.input_size import InputSizeCheckMixin
 from xray_anomalib.models.components.seeding import SeededMixin, seeded
 from xray_anomalib.utils.distributed import gather_across_processes
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
@@ -57,7 +58,15 @@ def _load_weights(model: AnomalibPadim | AnomalibPatchcore, backbone_weights: st
         load_backbone_weights(model.model.feature_extractor.feature_extractor, backbone_weights)
 
 
-class Padim(SeededMixin, DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPadim):
+class Padim(
+    SeededMixin,
+    InputSizeCheckMixin,
+    DeployableMixin,
+    FixedSizeExportMixin,
+    FilmVisualizerMixin,
+    XrayEvaluatorMixin,
+    AnomalibPadim,
+):
     """anomalib's PaDiM, with an optional local ``backbone_weights`` file and fixed-size export.
 
     Args:
@@ -110,7 +119,13 @@ class Padim(SeededMixin, DeployableMixin, FixedSizeExportMixin, FilmVisualizerMi
 
 
 class Patchcore(
-    SeededMixin, DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibPatchcore
+    SeededMixin,
+    InputSizeCheckMixin,
+    DeployableMixin,
+    FixedSizeExportMixin,
+    FilmVisualizerMixin,
+    XrayEvaluatorMixin,
+    AnomalibPatchcore,
 ):
     """anomalib's PatchCore, with an optional local ``backbone_weights`` file and static-shape export.
 

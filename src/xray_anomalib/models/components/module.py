@@ -23,6 +23,7 @@ from torchvision.transforms.v2 import Resize
 from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.error_maps import masked_mean
+from xray_anomalib.models.components.input_size import InputSizeCheckMixin
 from xray_anomalib.models.components.seeding import SeededMixin
 from xray_anomalib.utils.distributed import gather_across_processes
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
@@ -38,7 +39,9 @@ COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
 """Constructor arguments that are modules, not hyperparameters: left out of the saved hyperparameters."""
 
 
-class XrayAnomalyModule(SeededMixin, DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibModule):
+class XrayAnomalyModule(
+    SeededMixin, InputSizeCheckMixin, DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibModule
+):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 
     The torch model's eval forward is ``model(image, hand_mask=None)``: with a mask, scores and heatmaps are
