@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from jinja2 import Environment, PackageLoader
 
 AGGREGATIONS = ("max", "mean")
 
@@ -85,69 +86,33 @@ def write_csv(rows: list, path: Path) -> Path:
 
 
 def write_html(path: Path, studies: list[StudyRow], films: list[FilmRow], title: str, summary: dict[str, str]) -> Path:
-    """Write the report page, thumbnails (paths relative to ``path``'s folder) embedded as data URIs."""
+    """Write the report page, thumbnails (paths relative to ``path``'s folder) embedded as data URIs.
+
+    The page is rendered from ``templates/report.html`` with autoescaping and streamed to disk study by study, so
+    a thumbnail is read only when its row is written.
+    """
     folder = path.parent
     by_study: dict[str, list[FilmRow]] = {}
     for row in films:
         by_study.setdefault(row.study, []).append(row)
-    with path.open("w", encoding="utf-8") as page:
-        page.write(_HEAD.format(title=html.escape(title)))
-        page.write("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in summary.items()) + "</dl>\n")
-        for study in studies:
-            verdict = "unscored" if study.label is None else ("anomalous" if study.label else "normal")
-            page.write(
-                f'<section class="{verdict}"><h2>{_e(study.study)} <span>{verdict}, {study.aggregation} score '
-                f"{_score(study.score)}; {study.scored} of {study.films} films scored</span></h2>\n<table>\n"
-                "<tr><th>film</th><th>status</th><th>score</th><th>original</th><th>overlay</th></tr>\n"
-            )
-            for row in by_study[study.study]:
-                page.write(_film_row(row, folder))
-            page.write("</table></section>\n")
-        page.write("</body></html>\n")
-    return path
 
+    def data_uri(relative: str) -> str:
+        return "data:image/jpeg;base64," + base64.b64encode((folder / relative).read_bytes()).decode("ascii")
 
-def _film_row(row: FilmRow, folder: Path) -> str:
-    status = _e(row.status) + (f"<br><small>{_e(row.message)}</small>" if row.message else "")
-    original = _embedded(folder, row.original_thumbnail, f"{row.film} original")
-    overlay = _embedded(folder, row.overlay_thumbnail, f"{row.film} overlay")
-    if row.overlay:
-        overlay = f'<a href="{_e(row.overlay)}">{overlay}</a>'
-    return (
-        f'<tr class="{_e(row.status)}"><td>{_e(row.film)}</td><td>{status}</td><td>{_score(row.score)}</td>'
-        f"<td>{original}</td><td>{overlay}</td></tr>\n"
+    page = _TEMPLATES.get_template("report.html").generate(
+        title=title,
+        summary=summary,
+        sections=((study, by_study[study.study]) for study in studies),
+        data_uri=data_uri,
     )
-
-
-def _embedded(folder: Path, relative: str, alt: str) -> str:
-    if not relative:
-        return ""
-    data = base64.b64encode((folder / relative).read_bytes()).decode("ascii")
-    return f'<img alt="{_e(alt)}" src="data:image/jpeg;base64,{data}">'
+    with path.open("w", encoding="utf-8") as file:
+        file.writelines(page)
+    return path
 
 
 def _score(score: float | None) -> str:
     return "-" if score is None else f"{score:.3f}"
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text))
-
-
-_HEAD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; background: #fafafa; color: #222; }}
-dl {{ display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }}
-dt {{ font-weight: bold; }}
-section {{ border-left: 6px solid #999; padding-left: 0.8em; margin: 1.2em 0; }}
-section.anomalous {{ border-color: #c0392b; }}
-section.normal {{ border-color: #27ae60; }}
-h2 {{ font-size: 1.1em; }} h2 span {{ font-weight: normal; color: #555; }}
-table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ddd; padding: 4px; vertical-align: top; text-align: left; }}
-tr.unreadable, tr.no_hand, tr.error {{ background: #fdecea; }}
-img {{ max-width: 320px; max-height: 320px; display: block; }}
-</style></head><body>
-<h1>{title}</h1>
-"""
+_TEMPLATES = Environment(loader=PackageLoader("xray_anomalib.deploy"), autoescape=True, keep_trailing_newline=True)
+_TEMPLATES.filters["score"] = _score
