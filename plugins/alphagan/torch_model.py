@@ -8,6 +8,7 @@ import torch
 
 from xray_anomalib.models.components import init_weights, masked_reconstruction_loss
 from xray_anomalib.models.components.adversarial import (
+    AdversarialModel,
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
@@ -17,12 +18,12 @@ from xray_anomalib.models.components.adversarial import (
     masked_film,
 )
 from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap
 
 SCORES = (Score.DISCRIMINATOR, Score.CODE_DISCRIMINATOR, Score.DISCRIMINATOR_MEAN, *RECONSTRUCTION_SCORES)
 
 
-class AlphaGanModel(ScoringModel):
+class AlphaGanModel(AdversarialModel):
     """Encoder ``E``, generator ``G``, image discriminator ``D`` and code discriminator ``C``.
 
     ``E`` and ``G`` minimise a masked L1 reconstruction loss on ``G(E(x))`` plus adversarial terms: ``D`` should take

@@ -8,6 +8,7 @@ import torch
 
 from xray_anomalib.models.components import init_weights
 from xray_anomalib.models.components.adversarial import (
+    AdversarialModel,
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
@@ -16,12 +17,12 @@ from xray_anomalib.models.components.adversarial import (
     masked_film,
 )
 from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap
 
 SCORES = (Score.DISCRIMINATOR, *RECONSTRUCTION_SCORES)
 
 
-class BiganModel(ScoringModel):
+class BiganModel(AdversarialModel):
     """Encoder ``E``, generator ``G`` and a joint discriminator ``D(x, z)`` (Donahue et al.; Dumoulin et al.).
 
     ``D`` learns to tell encoded pairs ``(x, E(x))`` from generated pairs ``(G(z), z)``; ``E`` and ``G`` learn to fool

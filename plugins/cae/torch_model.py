@@ -13,11 +13,11 @@ from xray_anomalib.models.components import (
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, ScoreMap, ScoringModel
+from xray_anomalib.models.components.error_maps import ReconstructionModel, reconstruction_scores
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, ScoreMap
 
 
-class CaeModel(ScoringModel):
+class CaeModel(ReconstructionModel):
     """Encoder of strided conv blocks down to a spatial bottleneck, transposed-conv decoder back up.
 
     Each encoder stage is a 3x3 conv block followed by a 4x4 stride-2 conv block (BatchNorm + ReLU), as in the

@@ -8,16 +8,17 @@ import torch
 
 from xray_anomalib.models.components import init_weights
 from xray_anomalib.models.components.adversarial import (
+    AdversarialModel,
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
     latent_generator,
     masked_film,
 )
-from xray_anomalib.models.components.scoring import Score, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scoring import Score, ScoreMap
 
 
-class DcganModel(ScoringModel):
+class DcganModel(AdversarialModel):
     """Generator from noise to films, discriminator from films to "real" logits; the anomaly score is ``1 - D(x)``.
 
     The discriminator sees the film with everything outside the hand set to black. Its heatmap is the closed-form

@@ -14,13 +14,13 @@ from xray_anomalib.models.components import (
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap, ScoringModel
+from xray_anomalib.models.components.error_maps import ReconstructionModel, reconstruction_scores
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap
 
 SCORES = (*RECONSTRUCTION_SCORES, Score.KLD, Score.MSE_KLD)
 
 
-class VaeModel(ScoringModel):
+class VaeModel(ReconstructionModel):
     """Convolutional VAE with a spatial Gaussian latent (mean and log-variance per latent cell).
 
     Training samples ``z = mu + sigma * eps``; evaluation uses ``z = mu``, so scores are deterministic (the original

@@ -8,8 +8,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from jsonargparse import ArgumentParser
+from jsonargparse import ArgumentParser, Namespace
 
 from xray_anomalib.data.mura import MuraLayoutError, read_mura_index
 from xray_anomalib.data.split import (
@@ -21,8 +22,11 @@ from xray_anomalib.data.split import (
     write_manifest,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def _split(args: object) -> None:
+
+def _split(args: Namespace) -> None:
     parts = ["train", "valid"] if args.mode == SplitMode.MURA.value else args.mura_parts
     index = read_mura_index(args.root, body_parts=args.body_parts, mura_parts=parts)
     manifest = patient_wise_split(index, seed=args.seed, mode=args.mode)
@@ -31,7 +35,7 @@ def _split(args: object) -> None:
         print(f"manifest: {write_manifest(manifest, args.out)}")
 
 
-def _synth(args: object) -> None:
+def _synth(args: Namespace) -> None:
     from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, write_synthetic_mura
     from xray_anomalib.visualization.contact_sheet import contact_sheet
 
@@ -51,7 +55,7 @@ def _synth(args: object) -> None:
         print(f"contact sheet: {contact_sheet(sample['image_path'].tolist(), args.sheet, masks=masks)}")
 
 
-def _paint(args: object) -> None:
+def _paint(args: Namespace) -> None:
     from xray_anomalib.data.painted import TRUTH_CSV, write_painted_mura
 
     root = write_painted_mura(args.films, args.root, seed=args.seed, positive_patient_share=args.positive_share)
@@ -63,7 +67,7 @@ def _paint(args: object) -> None:
     )
 
 
-def _preprocess(args: object) -> None:
+def _preprocess(args: Namespace) -> None:
     import yaml
     from anomalib.data import AnomalibDataModule
 
@@ -80,7 +84,7 @@ def _preprocess(args: object) -> None:
         msg = f"{args.config}: data must be xray_anomalib.data.Mura with init_args.preprocessing set."
         raise ValueError(msg)
     datamodule.setup()
-    records = datamodule.preprocessing_records
+    records = cast("pd.DataFrame", datamodule.preprocessing_records)  # setup() fills them when preprocessing is set
     films = records.drop_duplicates("film_path")
     print(f"{len(films)} films -> {len(records)} hand crops; {len(datamodule.rejected_films)} unreadable films")
     for status, count in films["status"].value_counts().items():
@@ -92,7 +96,7 @@ def _preprocess(args: object) -> None:
         print(f"records: {args.out}")
 
 
-def _sheet(args: object) -> None:
+def _sheet(args: Namespace) -> None:
     from xray_anomalib.film_pipeline import PreprocessingSettings
     from xray_anomalib.visualization.contact_sheet import preprocessing_sheet
 
@@ -101,7 +105,7 @@ def _sheet(args: object) -> None:
     print(f"preprocessing sheet of {min(len(films), args.limit)} films: {out}")
 
 
-def _models(args: object) -> None:
+def _models(args: Namespace) -> None:
     from xray_anomalib.registry import list_models
 
     del args
@@ -111,7 +115,7 @@ def _models(args: object) -> None:
         print(f"{spec.name:<{width}}  {spec.class_path}  [{spec.source}]  {spec.summary}")
 
 
-def _benchmark(args: object) -> int:
+def _benchmark(args: Namespace) -> int:
     from xray_anomalib.benchmark import BenchmarkConfig, collect_results, run_benchmark, write_report
 
     config = BenchmarkConfig.from_yaml(args.config)
@@ -127,7 +131,7 @@ def _benchmark(args: object) -> int:
     return 0
 
 
-def _predict(args: object) -> int:
+def _predict(args: Namespace) -> int:
     from xray_anomalib.deploy import Predictor, predict_folder
 
     predictor = Predictor(args.model, backend=args.backend, device=args.device, export_dir=args.export_dir)

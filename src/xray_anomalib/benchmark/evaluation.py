@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import cast
 
 import pandas as pd
 import torch
@@ -131,7 +132,7 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
                 for metric in metrics.values():
                     metric.update(SimpleNamespace(**vars(part), anomaly_map=anomaly_map))
             pixel = {key: _value(metric) for key, metric in metrics.items()} | {
-                "peak_chance": metrics["peak_hit"].chance()
+                "peak_chance": cast("PeakHitRate", metrics["peak_hit"]).chance()
             }
         rows.append(
             {

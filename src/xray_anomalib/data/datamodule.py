@@ -102,6 +102,10 @@ class XrayDataModule(AnomalibDataModule):
             process of the whole run (``False``, for a cache on a filesystem that all nodes share).
     """
 
+    train_data: MuraDataset
+    val_data: MuraDataset
+    test_data: MuraDataset
+
     def __init__(
         self,
         root: str | Path,
@@ -158,7 +162,7 @@ class XrayDataModule(AnomalibDataModule):
         """Make the collection's folder ready before it is read (the synthetic default writes itself here)."""
 
     @property
-    def name(self) -> str:
+    def name(self) -> str:  # type: ignore[override]  # an attribute in anomalib's base class
         """The root folder's name, used by anomalib for result folders and heatmap file names.
 
         Results go to ``<model>/<root name>/<category>/`` and heatmap images keep the film's path below it, so that
@@ -275,7 +279,7 @@ class XrayDataModule(AnomalibDataModule):
         index = self._read_index()
         on_disk = ~index["image_path"].isin(_missing_films(index, self.root)["image_path"])
         present, self.duplicate_films = drop_duplicate_films(index[on_disk])
-        manifest = patient_wise_split(pd.concat([present, index[~on_disk]]), seed=self.seed, mode=self.split_mode)
+        manifest = patient_wise_split(pd.concat([present, index[~on_disk]]), seed=self.seed or 0, mode=self.split_mode)
         check_patient_wise(manifest)
         return manifest
 

@@ -53,7 +53,8 @@ def read_labelled_index(labels: str | Path, root: str | Path) -> pd.DataFrame:
         msg = f"Labels CSV {labels} does not exist; expected a CSV with columns {', '.join(REQUIRED_COLUMNS)}."
         raise FileNotFoundError(msg)
     rows = _read_rows(labels)
-    records, seen = [], {}
+    records: list[tuple] = []
+    seen: dict[str, int] = {}
     for line, row in rows:
         where = f"{labels}, line {line}"
         entry = (row.get("path") or "").strip()

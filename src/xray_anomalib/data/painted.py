@@ -202,7 +202,7 @@ def write_painted_mura(
                     rejected.append([str(path), str(error)])
                     continue
                 write_png(root / rel, film)
-                if label:
+                if mask is not None:  # painted: the study is positive
                     write_png(root / ANOMALY_MASK_DIR / rel, mask)
                 images[part].append([f"MURA-v1.1/{rel}"])
                 truth.append({"rel_path": rel, "source": str(path), "anomaly_kind": kind, **placed})

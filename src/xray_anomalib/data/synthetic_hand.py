@@ -149,7 +149,7 @@ def _draw_hand(
     for a, b, width in pixel_bones:
         cv2.line(filled, _pt(a), _pt(b), 1.0, int(width), cv2.LINE_AA)
     bone = np.maximum(bone, filled * 0.6)
-    tissue = cv2.GaussianBlur(tissue, (0, 0), max(0.8, scale * 0.012))
+    tissue = cv2.GaussianBlur(tissue, (0, 0), max(0.8, scale * 0.012))  # type: ignore[assignment]  # OpenCV's stubs lose the dtype
     bone = cv2.GaussianBlur(bone, (0, 0), max(0.5, scale * 0.003))
     return tissue, bone, pixel_bones
 
@@ -196,7 +196,7 @@ def _add_anomaly(
         axes = (max(2, int(width * rng.uniform(0.4, 0.6))), max(3, int(width * rng.uniform(0.6, 1.0))))
         angle = float(np.degrees(np.arctan2(axis[1], axis[0])))
         cv2.ellipse(layer, _pt(centre), axes, angle, 0, 360, 1.0, -1, cv2.LINE_AA)
-        layer = cv2.GaussianBlur(layer, (0, 0), max(0.5, width * 0.06))
+        layer = cv2.GaussianBlur(layer, (0, 0), max(0.5, width * 0.06))  # type: ignore[assignment]  # OpenCV's stubs lose the dtype
         if kind == "lytic_lesion":
             density -= layer * np.maximum(bone_density, 0.3) * BONE * 0.9
         else:

@@ -40,7 +40,8 @@ class ResizeLongestSide(v2.Transform):
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Resize one image, mask or bounding box."""
         del params
-        return F.resize(inpt, list(letterboxed_size(*F.get_size(inpt), self.size)), antialias=self.antialias)
+        height, width = F.get_size(inpt)
+        return F.resize(inpt, list(letterboxed_size(height, width, self.size)), antialias=self.antialias)
 
 
 class PadToSquare(v2.Transform):

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from anomalib.models import AnomalibModule
 
 from xray_anomalib.models.components.deployment import CHECKPOINT_KEY, DeploymentError, DeploymentSettings
 from xray_anomalib.utils.class_path import import_class
@@ -143,7 +144,7 @@ def load_runner(
     return OpenVinoRunner(xml, settings, device), settings
 
 
-def load_checkpoint(path: Path) -> tuple[torch.nn.Module, DeploymentSettings]:
+def load_checkpoint(path: Path) -> tuple[AnomalibModule, DeploymentSettings]:
     """Rebuild a trained module from its checkpoint, with the deployment settings saved in it."""
     data = torch.load(path, map_location="cpu", weights_only=False)
     if CHECKPOINT_KEY not in data:

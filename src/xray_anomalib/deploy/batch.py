@@ -24,6 +24,7 @@ from xray_anomalib.deploy.overlay import draw_overlay, film_to_bgr, thumbnail_jp
 from xray_anomalib.deploy.predictor import FilmPrediction, Predictor
 from xray_anomalib.deploy.report import FilmRow, aggregate_studies, write_csv, write_html
 from xray_anomalib.deploy.streaming import ordered_map
+from xray_anomalib.film_pipeline.pipeline import Variant
 
 OVERLAY_DIR = "overlays"
 THUMBNAIL_DIR = "thumbnails"
@@ -106,7 +107,9 @@ def predict_folder(
         stage_seconds=dict(stage_seconds),
     )
     settings = predictor.settings
-    preprocessing = settings.preprocessing.variant.value if settings.preprocessing else "none (films as they are)"
+    preprocessing = (
+        Variant(settings.preprocessing.variant).value if settings.preprocessing else "none (films as they are)"
+    )
     summary.report = write_html(
         output / "report.html",
         studies,
@@ -134,8 +137,9 @@ def _write_film(
     if prediction.film is not None:
         original = film_to_bgr(prediction.film)
         row.original_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.original.jpg", thumbnail_jpeg(original))
-    if prediction.ok:
-        overlay = draw_overlay(prediction.film, prediction.anomaly_map, threshold, prediction.peak)
+    film, anomaly_map, peak = prediction.film, prediction.anomaly_map, prediction.peak
+    if prediction.ok and film is not None and anomaly_map is not None and peak is not None:
+        overlay = draw_overlay(film, anomaly_map, threshold, peak)
         ok, encoded = cv2.imencode(".png", overlay)
         if not ok:
             msg = f"OpenCV could not encode the overlay of {item.path}"
@@ -143,7 +147,7 @@ def _write_film(
         row.overlay = _save(output, f"{OVERLAY_DIR}/{item.name}.overlay.png", encoded.tobytes())
         row.overlay_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.overlay.jpg", thumbnail_jpeg(overlay))
         row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
-        row.peak_x, row.peak_y = prediction.peak
+        row.peak_x, row.peak_y = peak
     return row, prediction.timings | {"overlay": time.perf_counter() - start}
 
 

@@ -66,7 +66,7 @@ def aggregate_studies(films: list[FilmRow], aggregation: str, threshold: float) 
         by_study.setdefault(row.study, []).append(row)
     studies = []
     for study, rows in by_study.items():
-        scores = [row.score for row in rows if row.status == "ok"]
+        scores = [row.score for row in rows if row.status == "ok" and row.score is not None]
         score = None
         if scores:
             score = max(scores) if aggregation == "max" else sum(scores) / len(scores)

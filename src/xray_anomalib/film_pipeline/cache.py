@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
-from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, warp_to_crop
+from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, Variant, warp_to_crop
 from xray_anomalib.io.films import FilmReadError, file_signature, read_film
 from xray_anomalib.utils.atomic import write_text_atomic
 
@@ -80,19 +80,22 @@ def build_cache(
     folder = cache_folder(cache_dir, settings, dataset_key)
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder.parent / "settings.json", json.dumps(settings.to_dict()))
-    records = {
+    current = {
         row.rel_path: _current_record(folder, row.image_path, row.mask_path, row.rel_path)
         for row in films.itertuples(index=False)
     }
+    records = {rel_path: record for rel_path, record in current.items() if record}
     jobs = [
         (row.image_path, row.mask_path, row.rel_path)
         for row in films.itertuples(index=False)
-        if not records[row.rel_path]
+        if row.rel_path not in records
     ]
     if jobs:
         pipeline = OfflinePipeline(settings)
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, Progress() as progress:
-            task = progress.add_task(f"Preprocessing {len(jobs)} films ({settings.variant.value})", total=len(jobs))
+            task = progress.add_task(
+                f"Preprocessing {len(jobs)} films ({Variant(settings.variant).value})", total=len(jobs)
+            )
             for job, record in zip(jobs, pool.map(lambda job: process_film(pipeline, folder, *job), jobs), strict=True):
                 records[job[2]] = record
                 progress.advance(task)

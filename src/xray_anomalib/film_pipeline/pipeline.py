@@ -64,7 +64,7 @@ class PreprocessingSettings:
 
     def to_dict(self) -> dict:
         """The settings as JSON-ready values (the variant by its name)."""
-        return asdict(self) | {"variant": self.variant.value}
+        return asdict(self) | {"variant": Variant(self.variant).value}
 
     def key(self) -> str:
         """A short hash of the settings and the pipeline version."""

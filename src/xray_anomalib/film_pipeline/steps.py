@@ -116,7 +116,7 @@ def carrier_transform(carrier: Carrier) -> np.ndarray:
     """The 2 x 3 affine matrix that maps film coordinates into the deskewed carrier crop."""
     (cx, cy), (w, h) = carrier.center, carrier.size
     matrix = cv2.getRotationMatrix2D((cx, cy), carrier.angle, 1.0)
-    matrix[:, 2] += (w / 2 - cx, h / 2 - cy)
+    matrix[:, 2] += np.array([w / 2 - cx, h / 2 - cy])
     return matrix
 
 
@@ -131,7 +131,7 @@ def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
     foreground = (smooth > _tissue_threshold(smooth, level)).astype(np.uint8)
     size = max(film.shape)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, size // 100) | 1,) * 2)
-    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)
+    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)  # type: ignore[assignment]  # OpenCV's stubs lose the dtype
     count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(count, bool)

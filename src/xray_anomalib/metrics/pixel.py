@@ -125,6 +125,9 @@ class PeakHitRate(FilmsWithTruthMetric):
     """
 
     full_state_update = False
+    films: torch.Tensor
+    hits: torch.Tensor
+    chance_sum: torch.Tensor
 
     def __init__(self, prefix: str = "pixel_", **kwargs: Any) -> None:
         super().__init__("peak_hit", prefix=prefix, **kwargs)
@@ -158,6 +161,7 @@ class PositivesWithoutMask(AnomalibMetric, Metric):
     """
 
     full_state_update = False
+    count: torch.Tensor
 
     def __init__(self, prefix: str = "pixel_", **kwargs: Any) -> None:
         super().__init__(fields=["gt_label"], prefix=prefix, strict=False, **kwargs)

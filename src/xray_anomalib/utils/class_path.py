@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 
-def import_class(class_path: str) -> type:
+def import_class(class_path: str) -> type[Any]:
     """Import the class named by ``module.Class``."""
     module_name, _, class_name = class_path.rpartition(".")
     return getattr(importlib.import_module(module_name), class_name)

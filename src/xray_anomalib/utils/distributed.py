@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
@@ -17,7 +18,7 @@ def gather_across_processes(module: LightningModule, values: torch.Tensor) -> to
     trainer = module._trainer
     if trainer is None or trainer.world_size < 2:
         return values
-    return module.all_gather(values).flatten(0, 1)
+    return cast("torch.Tensor", module.all_gather(values)).flatten(0, 1)  # a tensor gathers into a tensor
 
 
 def share_run_folder(trainer: Trainer) -> None:
@@ -30,7 +31,7 @@ def share_run_folder(trainer: Trainer) -> None:
     folder = Path(trainer.strategy.broadcast(str(trainer.default_root_dir), src=0))
     own = Path(trainer.default_root_dir)
     if own != folder:
-        trainer._default_root_dir = str(folder)  # Lightning has no public setter
+        trainer._default_root_dir = str(folder)  # type: ignore[attr-defined]  # Lightning has no public setter
         if own.is_dir() and not any(own.iterdir()):
             own.rmdir()
     trainer.strategy.barrier("share_run_folder")

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings
-from xray_anomalib.io.films import read_film
+from xray_anomalib.io.films import FilmReadError, read_film
 
 
 def contact_sheet(
@@ -39,7 +39,10 @@ def contact_sheet(
         scale = tile / max(pixels.shape)
         size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
         if mask_path:
-            mask = cv2.resize(cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE), size, interpolation=cv2.INTER_NEAREST)
+            mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+            if mask is None:
+                raise FilmReadError(str(mask_path), "mask is not a readable image")
+            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
             contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(canvas, contours, -1, (0, 0, 255), 1)
         tiles.append(canvas)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anomalib.utils.path import generate_output_filename
 from anomalib.visualization import ImageVisualizer
@@ -17,8 +17,7 @@ from anomalib.visualization.image.item_visualizer import visualize_image_item
 
 if TYPE_CHECKING:
     from anomalib.data import ImageBatch
-    from anomalib.models import AnomalibModule
-    from lightning.pytorch import Trainer
+    from lightning.pytorch import LightningModule, Trainer
 
 
 class FilmVisualizer(ImageVisualizer):
@@ -27,8 +26,8 @@ class FilmVisualizer(ImageVisualizer):
     def on_test_batch_end(
         self,
         trainer: Trainer,
-        pl_module: AnomalibModule,
-        outputs: ImageBatch,
+        pl_module: LightningModule,
+        outputs: Any,
         batch: ImageBatch,
         batch_idx: int,
         dataloader_idx: int = 0,

@@ -9,8 +9,10 @@ needs no autograd at inference, is identical to the autograd version (tested), a
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -18,7 +20,7 @@ from torch.nn import functional as F  # noqa: N812
 from torch.nn.utils.parametrizations import spectral_norm
 
 from xray_anomalib.models.components.blocks import conv_decoder, conv_encoder, to_model_range
-from xray_anomalib.models.components.scoring import ScoreMap
+from xray_anomalib.models.components.scoring import ScoreMap, ScoringModel
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class ImageDiscriminator(nn.Module):
     def grad_cam(self, logit: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """Grad-CAM ``(B, 1, h, w)`` of the anomaly score ``1 - sigmoid(logit)`` on the last feature map."""
         probability = torch.sigmoid(logit)
-        weight = self.head.weight[0, : self.n_image_features].reshape(features.shape[1:])
+        weight = cast("torch.Tensor", self.head.weight)[0, : self.n_image_features].reshape(features.shape[1:])
         alpha = -(probability * (1 - probability)).unsqueeze(1) * weight.mean(dim=(1, 2)).unsqueeze(0)
         return F.relu((alpha[:, :, None, None] * features).sum(dim=1, keepdim=True))
 
@@ -138,3 +140,17 @@ def adversarial_loss(logit: torch.Tensor, real: bool, smoothing: float = 0.0) ->
     """Binary cross-entropy towards "real" (target ``1 - smoothing``, the paper's soft labels) or "fake" (0)."""
     target = torch.full_like(logit, 1.0 - smoothing if real else 0.0)
     return F.binary_cross_entropy_with_logits(logit, target)
+
+
+class AdversarialModel(ScoringModel):
+    """A torch model trained adversarially, phase by phase (DCGAN, BiGAN, alpha-GAN).
+
+    Attributes:
+        networks: Attribute names of its networks, each with its own optimiser.
+    """
+
+    networks: tuple[str, ...] = ()
+
+    @abstractmethod
+    def training_phases(self) -> list[TrainingPhase]:
+        """The phases of one training iteration, in order."""

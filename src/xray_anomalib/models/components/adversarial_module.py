@@ -10,6 +10,7 @@ from anomalib.data import Batch
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
+from xray_anomalib.models.components.adversarial import AdversarialModel
 from xray_anomalib.models.components.module import XrayAnomalyModule
 
 
@@ -30,6 +31,8 @@ class AdversarialModule(XrayAnomalyModule):
         **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
             :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
+
+    model: AdversarialModel
 
     def __init__(
         self,
@@ -71,12 +74,10 @@ class AdversarialModule(XrayAnomalyModule):
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
         """Run every training phase once on the batch; log each phase's loss."""
         del args, kwargs
-        mask = self.hand_mask_of(batch)
-        if mask is None:
-            mask = torch.ones_like(batch.image[:, :1])
+        image, mask = self.films_and_masks_of(batch)
         optimizers = dict(zip(self.model.networks, self.optimizers(), strict=True))
         for phase in self.model.training_phases():
-            loss = phase.loss(batch.image, mask)
+            loss = phase.loss(image, mask)
             if not torch.isfinite(loss):
                 msg = f"The {phase.name} loss became {loss.item()} at step {self.global_step}; lower its learning rate."
                 raise FloatingPointError(msg)
@@ -85,5 +86,5 @@ class AdversarialModule(XrayAnomalyModule):
             self.manual_backward(loss)
             for name in phase.networks:
                 optimizers[name].step()
-            self.log(f"train_{phase.name}_loss", loss, on_epoch=True, prog_bar=True, batch_size=batch.image.shape[0])
+            self.log(f"train_{phase.name}_loss", loss, on_epoch=True, prog_bar=True, batch_size=image.shape[0])
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -42,7 +43,8 @@ def init_weights(module: nn.Module) -> None:
     """
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
         parametrized = parametrize.is_parametrized(module, "weight")
-        nn.init.normal_(module.parametrizations.weight.original if parametrized else module.weight, 0.0, 0.02)
+        weight = module.parametrizations.weight.original if parametrized else module.weight  # type: ignore[union-attr]
+        nn.init.normal_(cast("torch.Tensor", weight), 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.BatchNorm2d):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, Variant
+from xray_anomalib.models.components.mixin_base import ModuleMixinBase
 from xray_anomalib.utils.atomic import write_text_atomic
 from xray_anomalib.utils.class_path import class_path_of, import_class
 
@@ -190,7 +191,7 @@ def settings_from_datamodule(datamodule: Any, model: Any, takes_hand_mask: bool)
     )
 
 
-class DeployableMixin:
+class DeployableMixin(ModuleMixinBase):
     """Mix into an ``AnomalibModule``: capture the deployment settings at fit, keep them in checkpoints and exports.
 
     Attributes:

@@ -9,10 +9,12 @@ can outweigh a small anomaly inside the hand.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-from xray_anomalib.models.components.scoring import Score
+from xray_anomalib.models.components.scoring import Score, ScoringModel
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -95,3 +97,11 @@ def reconstruction_scores(
         Score.L1.value: (masked_mean(absolute, mask), absolute),
         Score.TOPK.value: (image_score(squared, mask, Score.TOPK, top_k), squared),
     }
+
+
+class ReconstructionModel(ScoringModel):
+    """A torch model that reconstructs films and is trained on the losses of its reconstruction (CAE, VAE)."""
+
+    @abstractmethod
+    def losses(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Training losses of a batch over its hand masks; the ``loss`` entry is optimised, every entry logged."""

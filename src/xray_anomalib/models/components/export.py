@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from xray_anomalib.models.components.mixin_base import ModuleMixinBase
 
-class FixedSizeExportMixin:
+
+class FixedSizeExportMixin(ModuleMixinBase):
     """Mix into an ``AnomalibModule`` to export ONNX/OpenVINO graphs at the pre-processor's output size.
 
     Attributes:
@@ -16,7 +18,7 @@ class FixedSizeExportMixin:
 
     static_batch: ClassVar[bool] = False
 
-    def to_onnx(
+    def to_onnx(  # type: ignore[override]  # anomalib's ExportMixin signature, not Lightning's
         self,
         export_root: Path | str,
         model_file_name: str = "model",
@@ -28,4 +30,4 @@ class FixedSizeExportMixin:
             kwargs.setdefault("dynamic_shapes", None)
         kwargs.setdefault("opset_version", 18)
         size = input_size or self.input_size
-        return super().to_onnx(export_root, model_file_name, None if size is None else tuple(size), **kwargs)
+        return super().to_onnx(export_root, model_file_name, None if size is None else (size[0], size[1]), **kwargs)

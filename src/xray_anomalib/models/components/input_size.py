@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from xray_anomalib.models.components.mixin_base import ModuleMixinBase
+
 
 class InputSizeError(ValueError):
     """Raised when the datamodule's films and the model's input differ in size; the message names both keys."""
@@ -31,7 +33,7 @@ def check_input_size(model: Any, datamodule: Any) -> None:
         raise InputSizeError(msg)
 
 
-class InputSizeCheckMixin:
+class InputSizeCheckMixin(ModuleMixinBase):
     """Mix into an ``AnomalibModule``: refuse, when set up, a datamodule whose films have another size."""
 
     def setup(self, stage: str) -> None:

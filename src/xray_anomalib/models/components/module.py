@@ -24,6 +24,7 @@ from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.error_maps import masked_mean
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
+from xray_anomalib.models.components.scoring import ScoringModel
 from xray_anomalib.models.components.seeding import SeededMixin
 from xray_anomalib.utils.distributed import gather_across_processes
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
@@ -66,6 +67,7 @@ class XrayAnomalyModule(
     """
 
     takes_hand_mask = True
+    model: ScoringModel
 
     def __init__(
         self,
@@ -109,12 +111,32 @@ class XrayAnomalyModule(
         return {}
 
     @staticmethod
+    def films_of(batch: Batch) -> torch.Tensor:
+        """The batch's ``(B, 3, H, W)`` films.
+
+        Raises:
+            ValueError: When the batch holds none (a datamodule always gives a model its films).
+        """
+        if batch.image is None:
+            msg = "The batch holds no films (batch.image is None)."
+            raise ValueError(msg)
+        return batch.image
+
+    @staticmethod
     def hand_mask_of(batch: Batch) -> torch.Tensor | None:
         """The batch's hand mask as ``(B, 1, H, W)`` float, or ``None`` when the batch has none."""
         mask = getattr(batch, "hand_mask", None)
         if mask is None:
             return None
-        return mask.reshape(batch.image.shape[0], 1, *batch.image.shape[-2:]).to(batch.image.dtype)
+        image = XrayAnomalyModule.films_of(batch)
+        return mask.reshape(image.shape[0], 1, *image.shape[-2:]).to(image.dtype)
+
+    @staticmethod
+    def films_and_masks_of(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's films and ``(B, 1, H, W)`` hand masks, all ones where the batch has none."""
+        image = XrayAnomalyModule.films_of(batch)
+        mask = XrayAnomalyModule.hand_mask_of(batch)
+        return image, torch.ones_like(image[:, :1]) if mask is None else mask
 
     def forward(self, batch: torch.Tensor, hand_mask: torch.Tensor | None = None, *args, **kwargs) -> InferenceBatch:
         """Pre-process, score and post-process films, as the exported graph does.
@@ -132,7 +154,7 @@ class XrayAnomalyModule(
         predictions = self.model(image, hand_mask=hand_mask)
         return self.post_processor(predictions) if self.post_processor else predictions
 
-    def to_onnx(
+    def to_onnx(  # type: ignore[override]  # anomalib's ExportMixin signature, not Lightning's
         self,
         export_root: Path | str,
         model_file_name: str = "model",
@@ -140,7 +162,11 @@ class XrayAnomalyModule(
         **kwargs: Any,
     ) -> Path:
         """Export a graph with inputs ``input`` and ``hand_mask`` at the model's input size (dynamic batch)."""
-        height, width = input_size or self.input_size
+        size = input_size or self.input_size
+        if size is None:
+            msg = "Export needs an input size: this model has no pre-processor to take it from; pass input_size."
+            raise ValueError(msg)
+        height, width = size
         image = torch.zeros(2, 3, height, width, device=self.device)
         hand_mask = torch.ones(2, 1, height, width, device=self.device)
         outputs = self.eval()(image, hand_mask)._asdict()
@@ -171,9 +197,8 @@ class XrayAnomalyModule(
         datamodule.setup("fit")
 
         def inputs(batch: Batch) -> list:
-            mask = XrayAnomalyModule.hand_mask_of(batch)
-            mask = torch.ones_like(batch.image[:, :1]) if mask is None else mask
-            return [batch.image.numpy(), mask.numpy()]
+            image, mask = XrayAnomalyModule.films_and_masks_of(batch)
+            return [image.numpy(), mask.numpy()]
 
         return nncf.quantize(model, nncf.Dataset(datamodule.val_dataloader(), inputs))
 
@@ -193,10 +218,8 @@ class XrayAnomalyModule(
         scores: dict[str, list[torch.Tensor]] = {name: [] for name in names}
         levels: dict[str, list[torch.Tensor]] = {name: [] for name in names}
         labels = []
-        for batch in self.trainer.val_dataloaders:
-            image = batch.image.to(self.device)
-            mask = self.hand_mask_of(batch)
-            mask = torch.ones_like(image[:, :1]) if mask is None else mask.to(self.device)
+        for batch in self.trainer.val_dataloaders or []:
+            image, mask = (tensor.to(self.device) for tensor in self.films_and_masks_of(batch))
             scored = self.model.score_maps(image, mask)
             labels.append(batch.gt_label.to(self.device))
             for name in names:
@@ -209,7 +232,7 @@ class XrayAnomalyModule(
         }
 
     def _predict(self, batch: Batch) -> STEP_OUTPUT:
-        predictions = self.model(batch.image, hand_mask=self.hand_mask_of(batch))
+        predictions = self.model(self.films_of(batch), hand_mask=self.hand_mask_of(batch))
         return batch.update(**predictions._asdict())
 
     def validation_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:

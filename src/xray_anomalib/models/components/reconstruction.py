@@ -8,6 +8,7 @@ import torch
 from anomalib.data import Batch
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
+from xray_anomalib.models.components.error_maps import ReconstructionModel
 from xray_anomalib.models.components.module import XrayAnomalyModule
 
 
@@ -24,6 +25,8 @@ class ReconstructionModule(XrayAnomalyModule):
             :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
+    model: ReconstructionModel
+
     def __init__(
         self,
         image_size: int,
@@ -37,12 +40,10 @@ class ReconstructionModule(XrayAnomalyModule):
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
         """Optimise the model's ``loss`` over the hand pixels; log every loss term."""
         del args, kwargs
-        mask = self.hand_mask_of(batch)
-        if mask is None:
-            mask = torch.ones_like(batch.image[:, :1])
-        losses = self.model.losses(batch.image, mask)
+        image, mask = self.films_and_masks_of(batch)
+        losses = self.model.losses(image, mask)
         for name, value in losses.items():
-            self.log(f"train_{name}", value, on_epoch=True, prog_bar=name == "loss", batch_size=batch.image.shape[0])
+            self.log(f"train_{name}", value, on_epoch=True, prog_bar=name == "loss", batch_size=image.shape[0])
         return {"loss": losses["loss"]}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

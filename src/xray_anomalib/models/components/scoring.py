@@ -64,6 +64,11 @@ class ScoreEnsemble(nn.Module):
         quantiles: Quantiles of each member's normal scores kept for ``rank``.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+    reference: torch.Tensor
+    map_level: torch.Tensor
+
     def __init__(
         self,
         members: Sequence[str],
@@ -84,7 +89,7 @@ class ScoreEnsemble(nn.Module):
         self.register_load_state_dict_post_hook(self._mark_fitted)
 
     @staticmethod
-    def _mark_fitted(module: nn.Module, incompatible_keys: object) -> None:
+    def _mark_fitted(module: ScoreEnsemble, incompatible_keys: object) -> None:
         del incompatible_keys
         module.is_fitted = True
 

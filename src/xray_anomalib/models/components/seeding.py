@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from lightning.pytorch import seed_everything
 
+from xray_anomalib.models.components.mixin_base import ModuleMixinBase
+
 
 @contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
@@ -39,7 +41,7 @@ def seeded(seed: int | None) -> Iterator[None]:
             np.random.set_state(numpy_state)
 
 
-class SeededMixin:
+class SeededMixin(ModuleMixinBase):
     """Mix into an ``AnomalibModule`` with a ``seed`` attribute: the fit is seeded when it starts."""
 
     seed: int | None = None
