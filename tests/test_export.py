@@ -48,18 +48,22 @@ TINY_ARGS = {
         "image_size": IMAGE_SIZE,
     },
 }
+LITE0 = {"backbone": "tf_efficientnet_lite0", "pre_trained": True, "image_size": IMAGE_SIZE}
+PRETRAINED = {  # the packaged ImageNet backbone, with its own input statistics inside the graph
+    "padim_lite0": ("padim", {**LITE0, "layers": ["blocks.1", "blocks.2", "blocks.4"], "n_features": 50}),
+    "patchcore_lite0": ("patchcore", {**LITE0, "layers": ["blocks.2", "blocks.4"], "coreset_sampling_ratio": 0.05}),
+}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [spec.name for spec in list_models()])
+@pytest.mark.parametrize("case", [*(spec.name for spec in list_models()), *PRETRAINED])
 def test_openvino_matches_torch(
-    name: str, full_datamodule: Callable[..., Mura], tmp_path: Path, request: pytest.FixtureRequest
+    case: str, full_datamodule: Callable[..., Mura], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    name, args = PRETRAINED.get(case, (case, TINY_ARGS.get(case)))
     if name == "ensemble":
         members = request.getfixturevalue("member_checkpoints")  # z-score: continuous, unlike ranks among ties
         args = {"members": members, "method": "zscore", "image_size": IMAGE_SIZE}
-    else:
-        args = TINY_ARGS[name]
     model = build_model(name, **args)
     datamodule = full_datamodule(image_size=IMAGE_SIZE)
     engine = Engine(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False)

@@ -71,17 +71,4 @@ class AlphaGan(AdversarialModule):
         depth = max(len(channels), len(discriminator_channels))
         super().__init__(image_size, depth, learning_rates, beta1, **kwargs)
         with self.seeded():
-            self.model = AlphaGanModel(
-                channels=channels,
-                discriminator_channels=discriminator_channels,
-                code_hidden=code_hidden,
-                latent_dim=latent_dim,
-                image_size=image_size,
-                reconstruction_weight=reconstruction_weight,
-                label_smoothing=label_smoothing,
-                score=score,
-                top_k=top_k,
-                mask_margin=mask_margin,
-                ensemble=ensemble,
-                ensemble_method=ensemble_method,
-            )
+            self.model = AlphaGanModel(**self.torch_model_arguments(AlphaGanModel))

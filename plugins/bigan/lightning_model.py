@@ -63,15 +63,4 @@ class Bigan(AdversarialModule):
             **kwargs,
         )
         with self.seeded():
-            self.model = BiganModel(
-                channels=channels,
-                discriminator_channels=discriminator_channels,
-                latent_dim=latent_dim,
-                image_size=image_size,
-                label_smoothing=label_smoothing,
-                score=score,
-                top_k=top_k,
-                mask_margin=mask_margin,
-                ensemble=ensemble,
-                ensemble_method=ensemble_method,
-            )
+            self.model = BiganModel(**self.torch_model_arguments(BiganModel))

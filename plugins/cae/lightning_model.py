@@ -50,12 +50,4 @@ class Cae(ReconstructionModule):
     ) -> None:
         super().__init__(image_size, len(channels), lr, **kwargs)
         with self.seeded():
-            self.model = CaeModel(
-                channels=channels,
-                bottleneck_channels=bottleneck_channels,
-                score=score,
-                top_k=top_k,
-                mask_margin=mask_margin,
-                ensemble=ensemble,
-                ensemble_method=ensemble_method,
-            )
+            self.model = CaeModel(**self.torch_model_arguments(CaeModel))

@@ -51,10 +51,4 @@ class Dcgan(AdversarialModule):
             **kwargs,
         )
         with self.seeded():
-            self.model = DcganModel(
-                channels=channels,
-                discriminator_channels=discriminator_channels,
-                latent_dim=latent_dim,
-                image_size=image_size,
-                label_smoothing=label_smoothing,
-            )
+            self.model = DcganModel(**self.torch_model_arguments(DcganModel))

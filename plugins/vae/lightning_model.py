@@ -49,13 +49,4 @@ class Vae(ReconstructionModule):
     ) -> None:
         super().__init__(image_size, len(channels), lr, **kwargs)
         with self.seeded():
-            self.model = VaeModel(
-                channels=channels,
-                latent_channels=latent_channels,
-                kl_weight=kl_weight,
-                score=score,
-                top_k=top_k,
-                mask_margin=mask_margin,
-                ensemble=ensemble,
-                ensemble_method=ensemble_method,
-            )
+            self.model = VaeModel(**self.torch_model_arguments(VaeModel))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from anomalib.metrics import AUROC, Evaluator, F1Score
 
 from xray_anomalib.metrics.pixel import PeakHitRate, PixelAUPRO, PixelAUROC, PositivesWithoutMask
+from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 
 def xray_evaluator() -> Evaluator:
@@ -32,7 +33,7 @@ def xray_evaluator() -> Evaluator:
     )
 
 
-class XrayEvaluatorMixin:
+class XrayEvaluatorMixin(ModuleMixinBase):
     """Mix into an ``AnomalibModule``: ``evaluator=True`` gives :func:`xray_evaluator` instead of anomalib's default."""
 
     @staticmethod

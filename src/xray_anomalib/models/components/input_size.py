@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xray_anomalib.models.components.mixin_base import ModuleMixinBase
+from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 
 class InputSizeError(ValueError):

