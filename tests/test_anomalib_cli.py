@@ -151,3 +151,14 @@ def test_fracatlas_config_trains_and_prints_pixel_metrics(fracatlas_root: Path, 
     manifest = pd.read_csv(run / "split_manifest.csv")
     assert (manifest["patient_source"] == "film").all() and manifest["hardware"].eq(0).all()
     assert (run / "duplicate_films.csv").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dfm", "patchcore"])
+def test_pretrained_baseline_configs_train_offline(name: str, synthetic_root: Path, tmp_path: Path) -> None:
+    """The baselines' configs train with the packaged ImageNet backbone and report the X-ray metrics."""
+    config = str(REPO / "configs" / f"{name}.yaml")
+    data = ["--data.init_args.root", str(synthetic_root), *TINY_DATA, "--model.init_args.image_size", "64"]
+    output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *data, cwd=tmp_path)
+    metrics = _printed_metrics(output)
+    assert 0.0 <= metrics["image_AUROC"] <= 1.0 and 0.0 <= metrics["pixel_AUROC_in_body"] <= 1.0

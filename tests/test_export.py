@@ -41,6 +41,7 @@ TINY_ARGS = {
         "top_k": 50,
     },
     "padim": {"backbone": "resnet18", "pre_trained": False, "image_size": IMAGE_SIZE},
+    "dfm": {"image_size": IMAGE_SIZE},  # the packaged EfficientNet-Lite0 features
     "patchcore": {
         "backbone": "resnet18",
         "pre_trained": False,

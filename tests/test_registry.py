@@ -10,7 +10,7 @@ from xray_anomalib.registry import UnknownModelError, build_model, get_model_spe
 
 def test_plugins_and_baselines_listed() -> None:
     specs = {spec.name: spec for spec in list_models()}
-    assert {"cae", "padim", "patchcore"} <= set(specs)
+    assert {"cae", "dfm", "padim", "patchcore"} <= set(specs)
     assert specs["cae"].source == "xray-anomalib"
     assert specs["padim"].source == "anomalib"
     assert build_model("cae", channels=[8, 16], bottleneck_channels=16, image_size=32).__class__.__name__ == "Cae"

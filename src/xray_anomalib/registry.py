@@ -27,6 +27,7 @@ from xray_anomalib.utils.class_path import import_class
 
 ENTRY_POINT_GROUP = "xray_anomalib.models"
 BASELINES = {
+    "dfm": "xray_anomalib.models.baselines.Dfm",
     "padim": "xray_anomalib.models.baselines.Padim",
     "patchcore": "xray_anomalib.models.baselines.Patchcore",
 }

@@ -1,4 +1,4 @@
-"""anomalib's PaDiM and PatchCore, ready for X-ray films on machines without a network.
+"""anomalib's PaDiM, PatchCore and DFM, ready for X-ray films on machines without a network.
 
 Seven additions over the stock classes, nothing else changes:
 
@@ -23,12 +23,14 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import torch
 from anomalib.metrics import Evaluator
+from anomalib.models import Dfm as AnomalibDfm
 from anomalib.models import Padim as AnomalibPadim
 from anomalib.models import Patchcore as AnomalibPatchcore
+from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from timm.models import get_pretrained_cfg
@@ -50,7 +52,10 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CORESET_SAMPLERS = ("fast", "anomalib")
 
 
-def _pre_processor(pre_processor: nn.Module | bool, image_size: int | None, backbone: str) -> nn.Module | bool:
+ProcessorT = TypeVar("ProcessorT", bound=nn.Module | bool)
+
+
+def _pre_processor(pre_processor: ProcessorT, image_size: int | None, backbone: str) -> ProcessorT | PreProcessor:
     """Anomalib's default pre-processor (resize, normalise) with the statistics the backbone was trained with.
 
     ResNets' are ImageNet's (anomalib's default); TensorFlow's EfficientNet-Lite weights expect 0.5 / 0.5.
@@ -79,7 +84,9 @@ def _offline_weights(backbone: str, pre_trained: bool, backbone_weights: str | P
     return packaged_weights_path(backbone) if pre_trained else None
 
 
-def _load_weights(model: AnomalibPadim | AnomalibPatchcore, weights: str | Path | None, backbone: str) -> None:
+def _load_weights(
+    model: AnomalibPadim | AnomalibPatchcore | AnomalibDfm, weights: str | Path | None, backbone: str
+) -> None:
     if weights is not None:
         load_backbone_weights(model.model.feature_extractor.feature_extractor, weights, architecture=backbone)
 
@@ -223,3 +230,64 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         """Whether Lightning received SIGTERM (a scheduler or ``kill`` asked the run to stop)."""
         trainer = self._trainer
         return bool(trainer is not None and trainer.received_sigterm)
+
+
+class Dfm(XrayBaselineMixin, AnomalibDfm):
+    """anomalib's DFM: a PCA of pretrained features of normal films, the feature reconstruction error as map.
+
+    Args:
+        backbone: timm backbone name.
+        layer: The backbone layer whose features are modelled.
+        pre_trained: ImageNet weights: the packaged ones where a package ships them (``tf_efficientnet_lite0``),
+            else downloaded (needs a network; use ``backbone_weights`` without one).
+        pooling_kernel_size: Average pooling of the features before the PCA.
+        pca_level: Share of the variance the PCA keeps.
+        score_type: ``fre`` (feature reconstruction error, with a map) or ``nll`` (Gaussian likelihood, no map).
+        backbone_weights: Local weights file of ``backbone``.
+        image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
+        pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
+        post_processor: Post-processor, or ``True`` for anomalib's default.
+        evaluator: Evaluator, or ``True`` for the X-ray evaluator (:func:`~xray_anomalib.metrics.xray_evaluator`).
+        visualizer: Visualizer, or ``True`` for the film visualizer.
+        seed: Seed of a random backbone's weights and of the fit; the caller's random state is left as it was.
+    """
+
+    static_batch: ClassVar[bool] = True  # its dynamic-batch export is fixed to the traced batch, as PatchCore's
+
+    def __init__(
+        self,
+        backbone: str = "tf_efficientnet_lite0",
+        layer: str = "blocks.4",
+        pre_trained: bool = True,
+        pooling_kernel_size: int = 4,
+        pca_level: float = 0.97,
+        score_type: str = "fre",
+        backbone_weights: str | Path | None = None,
+        image_size: int | None = None,
+        pre_processor: PreProcessor | bool = True,
+        post_processor: PostProcessor | bool = True,
+        evaluator: Evaluator | bool = True,
+        visualizer: Visualizer | bool = True,
+        seed: int | None = 0,
+    ) -> None:
+        weights = _offline_weights(backbone, pre_trained, backbone_weights)
+        with seeded(seed):
+            super().__init__(
+                backbone=backbone,
+                layer=layer,
+                pre_trained=pre_trained and weights is None,
+                pooling_kernel_size=pooling_kernel_size,
+                pca_level=pca_level,
+                score_type=score_type,
+                pre_processor=_pre_processor(pre_processor, image_size, backbone),
+                post_processor=post_processor,
+                evaluator=evaluator,
+                visualizer=visualizer,
+            )
+        self.seed = seed
+        _load_weights(self, weights, backbone)
+
+    def fit(self) -> None:
+        """Fit the PCA to the training features of every process."""
+        self.model.memory_bank = [gather_across_processes(self, torch.vstack(self.model.memory_bank))]
+        super().fit()
