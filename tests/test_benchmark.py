@@ -46,6 +46,7 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     assert len(failed) == 2 and failed["error"].str.contains("no score").all()
     report = (output / "report.md").read_text()
     assert "| cae | topk |" in report and "## Failed runs" in report
+    assert "## Intervals and paired comparisons" in report and "vs padim default" in report  # against the baseline
     assert (output / "auroc_bars.png").stat().st_size > 0 and (output / "roc_curves.png").stat().st_size > 0
     assert (output / "manifests" / "seed0" / "split_manifest.csv").is_file()
     result = next((output / "runs").glob("cae__raw__seed0/result.json"))

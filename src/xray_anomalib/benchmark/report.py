@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
+from xray_anomalib.benchmark.intervals import LEVEL, REPLICATES, auroc_interval, paired_difference
 from xray_anomalib.benchmark.runner import FILMS_NAME, grid
+from xray_anomalib.registry import BASELINES
 
 DETAILS = [
     "pixel_auroc_in_body",
@@ -102,6 +104,53 @@ def roc_curves(config: BenchmarkConfig, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def _test_scores(config: BenchmarkConfig) -> pd.DataFrame:
+    """One row per finished run and score: model, its registry name, score, variant, seed and the films' scores."""
+    rows = []
+    for run in grid(config):
+        films_path = config.output / "runs" / run.run_id / FILMS_NAME
+        if not films_path.is_file():
+            continue
+        films = pd.read_csv(films_path).set_index("film_path")
+        for score in films.columns[2:]:
+            entry = {"model": run.model.display, "name": run.model.name, "score": score, "variant": run.variant.label}
+            rows.append(entry | {"seed": run.seed, "films": films[["label", score]].rename(columns={score: "s"})})
+    return pd.DataFrame(rows)
+
+
+def intervals(config: BenchmarkConfig) -> str:
+    """Each run's image AUROC with its bootstrap interval, and its paired difference to the best baseline.
+
+    The best baseline is the registered baseline (``padim``, ``patchcore``, ``dfm``) with the highest mean AUROC
+    in the variant; a run is compared with it on the same seed's test films.
+    """
+    scored = _test_scores(config)
+    if scored.empty:
+        return "No per-film scores."
+    scored["auroc"] = [roc_auc_score(films["label"], films["s"]) for films in scored["films"]]
+    lines = [
+        f"| model | score | variant | seed | image AUROC [{LEVEL:.0%} interval] | minus the best baseline "
+        "[interval] | share of replicates not above it |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for variant, rows in scored.groupby("variant", sort=False):
+        baselines = rows[rows["name"].isin(BASELINES)]
+        best = baselines.groupby(["model", "score"])["auroc"].mean().idxmax() if len(baselines) else None
+        for row in rows.itertuples():
+            interval = auroc_interval(row.films["label"], row.films["s"], seed=row.seed)
+            comparison, share = "-", "-"
+            if best is not None and (row.model, row.score) != best:
+                reference = rows[(rows["model"] == best[0]) & (rows["score"] == best[1]) & (rows["seed"] == row.seed)]
+                if len(reference):
+                    paired = row.films.join(reference.iloc[0]["films"]["s"].rename("r"), how="inner")
+                    difference = paired_difference(paired["label"], paired["s"], paired["r"], seed=row.seed)
+                    comparison, share = f"{difference} vs {best[0]} {best[1]}", f"{difference.p_not_above:.3f}"
+            lines.append(
+                f"| {row.model} | {row.score} | {variant} | {row.seed} | {interval} | {comparison} | {share} |"
+            )
+    return "\n".join(lines)
+
+
 def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:
     """Write ``report.md``, ``auroc_bars.png`` and ``roc_curves.png`` into the output folder; return the report."""
     output = config.output
@@ -135,6 +184,11 @@ def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig) -> str:
         "with a study scored by the max or the mean of its films; train_s: training seconds; ms_per_image: torch "
         "scoring time per film.",
         details(results),
+        "## Intervals and paired comparisons",
+        f"Bootstrap over the test films of each seed ({REPLICATES} replicates, percentile intervals). A paired "
+        "bootstrap draws the films once per replicate for both models of a comparison; the last column is the share "
+        "of replicates in which the model's AUROC is not above the best baseline's (a one-sided bootstrap p-value).",
+        intervals(config),
         "![image AUROC](auroc_bars.png)",
         "![ROC curves](roc_curves.png)",
     ]
