@@ -25,6 +25,12 @@ MODEL_ARGS = {
     "cae": {"channels": [16, 32, 64, 128, 256], "bottleneck_channels": 512, "score": "topk"},
     "padim": {"backbone": "resnet18", "pre_trained": False},
     "patchcore": {"backbone": "resnet18", "pre_trained": False, "coreset_sampling_ratio": 0.01},
+    "blendseg": {},  # its defaults: channels [8, 16, 32, 64, 128]
+    "stfpm": {},  # the packaged EfficientNet-Lite0 teacher
+    "supersimplenet": {},  # the packaged EfficientNet-Lite0 features
+    "fastflow": {"pre_trained": False},
+    "reverse_distillation": {"pre_trained": False},
+    "draem": {},
 }
 
 

@@ -154,7 +154,7 @@ def test_fracatlas_config_trains_and_prints_pixel_metrics(fracatlas_root: Path, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dfm", "patchcore"])
+@pytest.mark.parametrize("name", ["dfm", "patchcore", "stfpm"])
 def test_pretrained_baseline_configs_train_offline(name: str, synthetic_root: Path, tmp_path: Path) -> None:
     """The baselines' configs train with the packaged ImageNet backbone and report the X-ray metrics."""
     config = str(REPO / "configs" / f"{name}.yaml")
@@ -162,3 +162,16 @@ def test_pretrained_baseline_configs_train_offline(name: str, synthetic_root: Pa
     output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *data, cwd=tmp_path)
     metrics = _printed_metrics(output)
     assert 0.0 <= metrics["image_AUROC"] <= 1.0 and 0.0 <= metrics["pixel_AUROC_in_body"] <= 1.0
+
+
+@pytest.mark.slow
+def test_blendseg_config_trains_and_prints_its_maps_metrics(synthetic_root: Path, tmp_path: Path) -> None:
+    config = str(REPO / "configs" / "blendseg.yaml")
+    model = [*("--model.init_args.channels", "[8, 16]"), *("--model.init_args.image_size", "64")]
+    data = ["--data.init_args.root", str(synthetic_root), *TINY_DATA]
+    output = _anomalib("train", "--config", config, "--trainer.max_epochs", "1", *model, *data, cwd=tmp_path)
+    metrics = _printed_metrics(output)
+    assert 0.0 <= metrics["image_AUROC"] <= 1.0 and 0.0 <= metrics["pixel_AUROC_in_body"] <= 1.0
+    (checkpoint,) = (tmp_path / "results").rglob("model.ckpt")
+    hyperparameters = torch.load(checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
+    assert hyperparameters["channels"] == [8, 16] and hyperparameters["patch_size"] == [0.06, 0.3]

@@ -9,9 +9,11 @@ from PIL import Image
 from skimage import data
 
 from xray_anomalib.models import Padim, Patchcore
+from xray_anomalib.models.baselines import Stfpm, Supersimplenet
 from xray_anomalib.models.components.backbone import (
     BackboneWeightsError,
     load_backbone_weights,
+    offline_pretrained,
     packaged_weights_path,
     read_backbone_weights,
 )
@@ -58,3 +60,33 @@ def test_foreign_names_must_match_by_position(tmp_path: Path) -> None:
     torch.save(renamed, tmp_path / "foreign.pth")  # the feature extractor's tensors only: fewer than the model's
     with pytest.raises(BackboneWeightsError, match=r"do not match its .* tensors in order"):
         load_backbone_weights(backbone, tmp_path / "foreign.pth", architecture=LITE0)
+
+
+def _assert_packaged(extractor: torch.nn.Module) -> None:
+    packaged = read_backbone_weights(packaged_weights_path(LITE0), LITE0)
+    for name, tensor in extractor.state_dict().items():
+        torch.testing.assert_close(tensor, packaged[name], rtol=0, atol=0)
+
+
+def test_stfpm_teacher_is_pretrained_offline_and_its_student_is_not() -> None:
+    model = Stfpm(image_size=64)  # anomalib builds the teacher with pretrained=True, fixed
+    _assert_packaged(model.model.teacher_model.feature_extractor)
+    student = model.model.student_model.feature_extractor.state_dict()
+    teacher = model.model.teacher_model.feature_extractor.state_dict()
+    assert not torch.equal(student["conv_stem.weight"], teacher["conv_stem.weight"])
+    assert timm.create_model.__name__ == "create_model"  # timm is itself again after construction
+
+
+def test_supersimplenet_features_are_the_packaged_ones() -> None:
+    _assert_packaged(Supersimplenet(image_size=128).model.feature_extractor.feature_extractor.feature_extractor)
+
+
+def test_offline_pretrained_leaves_other_models_alone(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    reference = timm.create_model("resnet18", pretrained=False)
+    torch.save(reference.state_dict(), tmp_path / "resnet18.pth")
+    with offline_pretrained("resnet18", tmp_path / "resnet18.pth"):
+        loaded = timm.create_model("resnet18", pretrained=True, features_only=True)
+        random = timm.create_model("resnet18", pretrained=False)
+    assert torch.equal(loaded.conv1.weight, reference.conv1.weight)
+    assert not torch.equal(random.conv1.weight, reference.conv1.weight)

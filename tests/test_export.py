@@ -40,8 +40,14 @@ TINY_ARGS = {
         "ensemble_method": "rank",
         "top_k": 50,
     },
+    "blendseg": {"channels": [8, 16, 32], "image_size": IMAGE_SIZE, "score": "segmentation", "top_k": 50},
     "padim": {"backbone": "resnet18", "pre_trained": False, "image_size": IMAGE_SIZE},
     "dfm": {"image_size": IMAGE_SIZE},  # the packaged EfficientNet-Lite0 features
+    "draem": {"image_size": IMAGE_SIZE},  # Perlin-noise textures, no DTD download
+    "stfpm": {"image_size": IMAGE_SIZE},  # the packaged EfficientNet-Lite0 teacher
+    "supersimplenet": {"layers": ["blocks.1", "blocks.2"], "image_size": IMAGE_SIZE},  # a 32 px map at 64 px
+    "fastflow": {"pre_trained": False, "flow_steps": 2, "image_size": IMAGE_SIZE},
+    "reverse_distillation": {"pre_trained": False, "image_size": IMAGE_SIZE},
     "patchcore": {
         "backbone": "resnet18",
         "pre_trained": False,

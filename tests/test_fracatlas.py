@@ -122,6 +122,11 @@ def test_bad_fracatlas_input_names_the_file(fracatlas_root: Path, tmp_path: Path
     table.to_csv(root / "dataset.csv", index=False)
     with pytest.raises(MuraLayoutError, match=r"dataset\.csv, line 5 .*'fractured' is '2'"):
         FracAtlas(root=root).setup()
+    lines = (root / "dataset.csv").read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"IMG", b"IM\xc9", 1)  # a Latin-1 byte, as a spreadsheet saves it
+    (root / "dataset.csv").write_bytes(b"\n".join(lines))
+    with pytest.raises(MuraLayoutError, match=r"dataset\.csv, line 3: byte 0xc9 is not UTF-8"):
+        FracAtlas(root=root).setup()
 
 
 def test_a_truncated_or_missing_film_is_counted_not_fatal(fracatlas_root: Path, tmp_path: Path) -> None:

@@ -73,6 +73,14 @@ def test_malformed_csv_row(tmp_path: Path) -> None:
         read_mura_index(tmp_path, mura_parts=["train"])
 
 
+def test_a_csv_that_is_not_utf8_names_its_file_and_line(tmp_path: Path) -> None:
+    study = "MURA-v1.1/train/XR_HAND/patient00001/study1_negative/"
+    (tmp_path / "train_image_paths.csv").write_bytes(f"{study}image1.png\n{study}caf".encode() + b"\xe9.png\n")
+    (tmp_path / "train_labeled_studies.csv").write_text(f"{study},0\n")
+    with pytest.raises(MuraLayoutError, match=r"train_image_paths\.csv, line 2: byte 0xe9 is not UTF-8"):
+        read_mura_index(tmp_path, mura_parts=["train"])
+
+
 def test_bad_label_and_unlabelled_study(tmp_path: Path) -> None:
     study = "MURA-v1.1/train/XR_HAND/patient00001/study1_negative/"
     (tmp_path / "train_image_paths.csv").write_text(

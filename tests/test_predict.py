@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -241,3 +242,48 @@ def test_prediction_report_renders_its_films(prediction: tuple[int, Path], tmp_p
     assert len(thumbnails) == 2 * 5 + 1  # five films scored, and the blank film shown without an overlay
     expected = sum((thumbnail < 40).sum() for thumbnail in thumbnails)
     assert dark_with - dark_without > 0.8 * expected
+
+
+NETWORK_AUDIT = """
+import os
+import sys
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _audit(event, args):
+    if event not in ("socket.getaddrinfo", "socket.connect"):
+        return
+    target = args[0] if event == "socket.getaddrinfo" else args[1]
+    host = str(target[0] if isinstance(target, tuple) else target)
+    if host not in LOOPBACK and not host.startswith("/"):
+        with open(os.environ["NETWORK_LOG"], "a") as log:
+            log.write(f"{event} {host}\\n")
+
+
+sys.addaudithook(_audit)
+"""
+
+
+@pytest.mark.slow
+def test_predict_opens_no_network_connection_and_writes_nothing_home(
+    trained_run: Path, film_folder: Path, tmp_path: Path
+) -> None:
+    """OpenVINO's telemetry would look up its analytics host and write ~/intel: declined, nothing happens."""
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "sitecustomize.py").write_text(NETWORK_AUDIT)
+    home, log = tmp_path / "home", tmp_path / "network.log"
+    home.mkdir()
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONPATH": str(tmp_path / "hooks")}
+    environment["NETWORK_LOG"] = str(log)
+    lookup = "import socket\ntry:\n    socket.getaddrinfo('example.org', 443)\nexcept OSError:\n    pass"
+    subprocess.run([sys.executable, "-c", lookup], env=environment, check=True)
+    assert "socket.getaddrinfo example.org" in log.read_text()  # the audit sees a lookup
+    log.unlink()
+    arguments = ["predict", "--model", str(trained_run), "--input", str(film_folder), "--output", str(tmp_path / "out")]
+    command = [sys.executable, "-c", f"from xray_anomalib.cli import main; raise SystemExit(main({arguments!r}))"]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    assert result.returncode in (0, 1), result.stderr[-2000:]  # 1: the folder holds unreadable films on purpose
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert not log.exists(), log.read_text()
+    assert not (home / "intel").exists(), sorted(path.name for path in (home / "intel").iterdir())

@@ -9,6 +9,8 @@ from xray_anomalib_plugins.alphagan.torch_model import SCORES as ALPHAGAN_SCORES
 from xray_anomalib_plugins.alphagan.torch_model import AlphaGanModel
 from xray_anomalib_plugins.bigan.torch_model import SCORES as BIGAN_SCORES
 from xray_anomalib_plugins.bigan.torch_model import BiganModel
+from xray_anomalib_plugins.blendseg.torch_model import SCORES as BLENDSEG_SCORES
+from xray_anomalib_plugins.blendseg.torch_model import BlendSegModel
 from xray_anomalib_plugins.cae.torch_model import CaeModel
 from xray_anomalib_plugins.dcgan.torch_model import DcganModel
 from xray_anomalib_plugins.vae.torch_model import SCORES as VAE_SCORES
@@ -28,6 +30,7 @@ FACTORIES: dict[str, tuple[Callable[..., ScoringModel], list[str]]] = {
     "dcgan": (lambda **kw: DcganModel(latent_dim=8, **GAN, **kw), ["discriminator"]),
     "bigan": (lambda **kw: BiganModel(latent_dim=8, top_k=20, **GAN, **kw), list(BIGAN_SCORES)),
     "alphagan": (lambda **kw: AlphaGanModel(latent_dim=8, top_k=20, **GAN, **kw), list(ALPHAGAN_SCORES)),
+    "blendseg": (lambda **kw: BlendSegModel(channels=[4, 8], top_k=20, **kw), list(BLENDSEG_SCORES)),
 }
 MODEL_SCORES = [
     (name, str(getattr(score, "value", score))) for name, (_, scores) in FACTORIES.items() for score in scores

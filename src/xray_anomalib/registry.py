@@ -28,8 +28,13 @@ from xray_anomalib.utils.class_path import import_class
 ENTRY_POINT_GROUP = "xray_anomalib.models"
 BASELINES = {
     "dfm": "xray_anomalib.models.baselines.Dfm",
+    "draem": "xray_anomalib.models.baselines.Draem",
+    "fastflow": "xray_anomalib.models.baselines.Fastflow",
     "padim": "xray_anomalib.models.baselines.Padim",
     "patchcore": "xray_anomalib.models.baselines.Patchcore",
+    "reverse_distillation": "xray_anomalib.models.baselines.ReverseDistillation",
+    "stfpm": "xray_anomalib.models.baselines.Stfpm",
+    "supersimplenet": "xray_anomalib.models.baselines.Supersimplenet",
 }
 
 

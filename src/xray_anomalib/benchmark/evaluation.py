@@ -147,6 +147,24 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
     return TestScores(films, pd.DataFrame(rows), seconds * 1000 / max(len(films), 1))
 
 
+@torch.no_grad()
+def validation_image_aurocs(model: AnomalibModule, datamodule: XrayDataModule) -> dict[str, float]:
+    """Image AUROC of every score on the validation films: what settings may be chosen on (never the test films).
+
+    NaN for every score where the validation films hold one class only.
+    """
+    model.eval()
+    columns: dict[str, list[torch.Tensor]] = {}
+    labels = []
+    for batch in datamodule.val_dataloader():
+        scored = score_maps_of(model, batch.image, batch.hand_mask.unsqueeze(1).to(batch.image.dtype))
+        labels.append(batch.gt_label.int())
+        for name, (score, _) in scored.items():
+            columns.setdefault(name, []).append(score.float())
+    truth = pd.Series(torch.cat(labels).numpy())
+    return {name: _auroc(pd.Series(torch.cat(values).numpy()), truth) for name, values in columns.items()}
+
+
 def _value(metric: Metric) -> float:
     """A metric's value, NaN where it saw no film with truth."""
     value = metric.compute()

@@ -14,6 +14,7 @@ from xray_anomalib.benchmark.runner import FILMS_NAME, grid
 from xray_anomalib.registry import BASELINES
 
 DETAILS = [
+    "val_image_auroc",
     "pixel_auroc_in_body",
     "pixel_auroc",
     "aupro",

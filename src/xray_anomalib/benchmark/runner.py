@@ -24,7 +24,7 @@ from lightning.pytorch import seed_everything
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xray_anomalib.benchmark.config import ENSEMBLE_MODEL, BenchmarkConfig, ModelConfig, VariantConfig
-from xray_anomalib.benchmark.evaluation import score_names, score_test_films
+from xray_anomalib.benchmark.evaluation import score_names, score_test_films, validation_image_aurocs
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.film_pipeline import PreprocessingSettings
@@ -135,6 +135,7 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     scored.films[["study_id", "film_path", "label", *wanted]].to_csv(folder / FILMS_NAME, index=False)
     datamodule.save_manifest(config.output / "manifests" / f"seed{run.seed}")
     metrics = scored.metrics.set_index("score").loc[wanted].reset_index()
+    metrics["val_image_auroc"] = metrics["score"].map(validation_image_aurocs(model, datamodule))
     return {
         "status": "ok",
         "train_s": train_seconds,

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable
 from enum import Enum
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError
+from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError, read_csv_text
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +135,8 @@ def read_fracatlas_index(
 def _read_table(path: Path) -> pd.DataFrame:
     """Read ``dataset.csv``, refusing missing columns, repeated films and flags that are not 0/1."""
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        table = pd.read_csv(io.StringIO(read_csv_text(path)), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as error:
         msg = f"{path} is not a readable CSV ({type(error).__name__}: {error})."
         raise MuraLayoutError(msg) from error
     missing = sorted({"image_id", *_FLAG_COLUMNS} - set(table.columns))

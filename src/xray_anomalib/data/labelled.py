@@ -18,12 +18,13 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError
+from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError, read_csv_text
 from xray_anomalib.io.films import DICOM_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -85,17 +86,10 @@ def read_labelled_index(labels: str | Path, root: str | Path) -> pd.DataFrame:
 
 def _read_rows(labels: Path) -> list[tuple[int, dict[str, str]]]:
     """The CSV's rows with their line numbers, refusing a missing column or a byte that is not UTF-8."""
-    try:
-        with labels.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = [name.strip() for name in reader.fieldnames or []]
-            reader.fieldnames = columns
-            rows = [(reader.line_num, row) for row in reader if any((value or "").strip() for value in row.values())]
-    except UnicodeDecodeError as error:
-        raw = labels.read_bytes()
-        line = raw[: error.start].count(b"\n") + 1
-        msg = f"{labels}, line {line}: byte {raw[error.start]:#04x} is not UTF-8; save the CSV as UTF-8."
-        raise MuraLayoutError(msg) from error
+    reader = csv.DictReader(io.StringIO(read_csv_text(labels), newline=""))
+    columns = [name.strip() for name in reader.fieldnames or []]
+    reader.fieldnames = columns
+    rows = [(reader.line_num, row) for row in reader if any((value or "").strip() for value in row.values())]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
         expected = f"expected {list(REQUIRED_COLUMNS)} and optionally {list(OPTIONAL_COLUMNS)}"

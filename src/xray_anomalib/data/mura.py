@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from xray_anomalib.io.films import FILM_SUFFIXES
+from xray_anomalib.io.text import TextEncodingError, read_utf8
 
 BODY_PARTS = ("XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST")
 MURA_PARTS = ("train", "valid")
@@ -131,10 +133,22 @@ def _read_part(root: Path, part: str) -> pd.DataFrame:
     raise MuraLayoutError(msg)
 
 
+def read_csv_text(path: Path) -> str:
+    """The text of a CSV of the dataset, as UTF-8.
+
+    Raises:
+        MuraLayoutError: Naming the file, line and byte where it is not UTF-8.
+    """
+    try:
+        return read_utf8(path)
+    except TextEncodingError as error:
+        raise MuraLayoutError(str(error)) from error
+
+
 def _read_csv_rows(path: Path, n_columns: int) -> list[list[str]]:
     """Read a MURA CSV, dropping a header line if there is one."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
+    text = read_csv_text(path)
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row and any(cell.strip() for cell in row)]
     if rows and "/" not in rows[0][0]:
         rows = rows[1:]  # a header line such as "Img_Path,Label"
     for line, row in enumerate(rows, start=1):

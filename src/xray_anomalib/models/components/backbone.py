@@ -12,13 +12,18 @@ Users without internet access (and every test here) cannot download ImageNet wei
   e.g. ``torch.save(timm.create_model("resnet18", pretrained=True).state_dict(), "resnet18.pth")`` on a
   machine with a network.
 
-Both go through :func:`load_backbone_weights`, which checks every tensor against the backbone.
+Both go through :func:`load_backbone_weights`, which checks every tensor against the backbone. anomalib's models
+build their backbones inside their constructors (some with ``pretrained=True`` fixed, as STFPM's teacher); built
+inside :func:`offline_pretrained`, every such backbone loads the offline weights instead of downloading.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
@@ -125,3 +130,33 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path, architecture: s
         raise BackboneWeightsError(msg)
     backbone.load_state_dict({key: state[key] for key in expected})
     return backbone
+
+
+@contextmanager
+def offline_pretrained(backbone: str, weights: str | Path | None) -> Iterator[None]:
+    """While open, timm models named ``backbone`` and made with ``pretrained=True`` load ``weights``, not a download.
+
+    anomalib's feature extractors call ``timm.create_model``; inside this context that call builds the model
+    without weights and copies ``weights`` into it (:func:`load_backbone_weights`). Models made with
+    ``pretrained=False`` (a student network, a random backbone) stay random. ``weights=None`` changes nothing.
+
+    Args:
+        backbone: timm name of the backbone, as the model passes it.
+        weights: A weights file of that architecture (see :func:`read_backbone_weights`), or ``None``.
+    """
+    if weights is None:
+        yield
+        return
+    create_model = timm.create_model
+
+    def create_offline(model_name: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
+        model = create_model(model_name, pretrained=False, **kwargs)
+        if pretrained and model_name == backbone:
+            load_backbone_weights(model, weights, architecture=backbone)
+        return model
+
+    timm.create_model = create_offline  # type: ignore[assignment]  # the same call, fewer named options
+    try:
+        yield
+    finally:
+        timm.create_model = create_model

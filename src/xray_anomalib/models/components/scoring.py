@@ -32,6 +32,8 @@ class Score(StrEnum):
     DISCRIMINATOR = "discriminator"
     CODE_DISCRIMINATOR = "code_discriminator"
     DISCRIMINATOR_MEAN = "discriminator_mean"
+    SEGMENTATION = "segmentation"
+    SEGMENTATION_MEAN = "segmentation_mean"
     ENSEMBLE = "ensemble"
 
 
