@@ -12,7 +12,7 @@ from torchvision.tv_tensors import Mask
 
 from xray_anomalib.data.transforms import Clahe, HistogramEqualization, letterbox
 from xray_anomalib.deploy.inputs import find_inputs
-from xray_anomalib.deploy.predictor import film_anomaly_map
+from xray_anomalib.deploy.predictor import film_anomaly_map, heatmap_peak
 from xray_anomalib.deploy.report import FilmRow, aggregate_studies
 from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.film_pipeline.pipeline import warp_to_crop
@@ -135,3 +135,12 @@ def test_heatmap_lands_on_the_anomaly_of_the_original_film(synthetic_root: Path,
         overlaps.append((mapped & inside).sum() / max(1, (mapped | inside).sum()))
     assert len(overlaps) >= 5
     assert np.median(overlaps) > (0.6 if image_size == 64 else 0.8)
+
+
+def test_a_flat_heatmap_has_no_peak() -> None:
+    """An all-zero map points nowhere: no ring in the film's corner, no peak in films.csv."""
+    assert heatmap_peak(np.zeros((8, 6), np.float32)) is None
+    assert heatmap_peak(np.full((8, 6), 0.3, np.float32)) is None
+    anomaly_map = np.zeros((8, 6), np.float32)
+    anomaly_map[5, 2] = 1.0
+    assert heatmap_peak(anomaly_map) == (2, 5)  # (x, y)

@@ -138,7 +138,7 @@ def _write_film(
         original = film_to_bgr(prediction.film)
         row.original_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.original.jpg", thumbnail_jpeg(original))
     film, anomaly_map, peak = prediction.film, prediction.anomaly_map, prediction.peak
-    if prediction.ok and film is not None and anomaly_map is not None and peak is not None:
+    if prediction.ok and film is not None and anomaly_map is not None:
         overlay = draw_overlay(film, anomaly_map, threshold, peak)
         ok, encoded = cv2.imencode(".png", overlay)
         if not ok:
@@ -147,7 +147,8 @@ def _write_film(
         row.overlay = _save(output, f"{OVERLAY_DIR}/{item.name}.overlay.png", encoded.tobytes())
         row.overlay_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.overlay.jpg", thumbnail_jpeg(overlay))
         row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
-        row.peak_x, row.peak_y = peak
+        if peak is not None:  # a flat heatmap has no peak to point at
+            row.peak_x, row.peak_y = peak
     return row, prediction.timings | {"overlay": time.perf_counter() - start}
 
 

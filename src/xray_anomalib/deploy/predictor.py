@@ -48,7 +48,7 @@ class FilmPrediction:
         n_hands: Hand crops scored.
         film: The film as read (``H x W`` float in ``[0, 1]``).
         anomaly_map: The normalised heatmap on the film's own geometry (``H x W``), 0 outside the hands.
-        peak: ``(x, y)`` of the heatmap's highest point on the film.
+        peak: ``(x, y)`` of the heatmap's highest point on the film; ``None`` when the map is flat.
         timings: Seconds spent per stage.
     """
 
@@ -176,7 +176,6 @@ class Predictor:
         start = time.perf_counter()
         on_hands = scored.maps * prepared.hand_masks[:, 0]  # the heatmap is defined on the hand only
         anomaly_map = film_anomaly_map(on_hands, prepared.crops, prepared.film.shape)
-        peak_y, peak_x = np.unravel_index(int(np.argmax(anomaly_map)), anomaly_map.shape)
         timings["map_back"] = time.perf_counter() - start
         score = float(scored.scores.max())
         return FilmPrediction(
@@ -188,9 +187,17 @@ class Predictor:
             n_hands=len(prepared.crops),
             film=prepared.film,
             anomaly_map=anomaly_map,
-            peak=(int(peak_x), int(peak_y)),
+            peak=heatmap_peak(anomaly_map),
             timings=timings,
         )
+
+
+def heatmap_peak(anomaly_map: np.ndarray) -> tuple[int, int] | None:
+    """``(x, y)`` of the heatmap's highest point, or ``None`` when the map is flat (it points nowhere)."""
+    if not anomaly_map.size or anomaly_map.max() <= anomaly_map.min():
+        return None
+    peak_y, peak_x = np.unravel_index(int(np.argmax(anomaly_map)), anomaly_map.shape)
+    return int(peak_x), int(peak_y)
 
 
 def film_anomaly_map(maps: np.ndarray, crops: list[HandCrop], film_shape: tuple[int, int]) -> np.ndarray:
