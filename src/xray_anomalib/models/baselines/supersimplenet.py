@@ -39,7 +39,7 @@ class Supersimplenet(XrayBaselineMixin, AnomalibSupersimplenet):
         seed: Seed of the random weights and of the fit; the caller's random state is left as it was.
     """
 
-    static_batch = True  # the segmentation head's export is traced at one batch size
+    static_batch = True  # one film at a time, as PatchCore and DFM export (a dynamic batch was not tried)
 
     def __init__(
         self,

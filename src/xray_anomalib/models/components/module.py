@@ -240,6 +240,12 @@ class XrayAnomalyModule(
             name: gather_across_processes(self, torch.cat(values))[normal] for name, values in levels.items()
         }
 
+    def log_losses(self, losses: dict[str, torch.Tensor], batch_size: int) -> STEP_OUTPUT:
+        """Log every loss term as ``train_<name>`` (``loss`` on the progress bar) and return ``loss`` to optimise."""
+        for name, value in losses.items():
+            self.log(f"train_{name}", value, on_epoch=True, prog_bar=name == "loss", batch_size=batch_size)
+        return {"loss": losses["loss"]}
+
     def _predict(self, batch: Batch) -> STEP_OUTPUT:
         predictions = self.model(self.films_of(batch), hand_mask=self.hand_mask_of(batch))
         return batch.update(**predictions._asdict())

@@ -41,10 +41,7 @@ class ReconstructionModule(XrayAnomalyModule):
         """Optimise the model's ``loss`` over the hand pixels; log every loss term."""
         del args, kwargs
         image, mask = self.films_and_masks_of(batch)
-        losses = self.model.losses(image, mask)
-        for name, value in losses.items():
-            self.log(f"train_{name}", value, on_epoch=True, prog_bar=name == "loss", batch_size=image.shape[0])
-        return {"loss": losses["loss"]}
+        return self.log_losses(self.model.losses(image, mask), image.shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam, as in the paper."""
