@@ -20,6 +20,7 @@ LAYERS = {
     "film_pipeline": 2,
     "data": 3,
     "metrics": 3,
+    "callbacks": 3,
     "visualization": 3,
     "models": 4,
     "registry": 5,

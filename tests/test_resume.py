@@ -59,7 +59,7 @@ def _config(synthetic_root: Path, folder: Path, max_epochs: int) -> Path:
 
 @pytest.mark.slow
 def test_killed_training_resumes_from_its_checkpoint_with_the_same_split(synthetic_root: Path, tmp_path: Path) -> None:
-    checkpoint = tmp_path / "results" / "Cae" / "MURA-v1.1" / "xr_hand" / "v0" / "weights" / "lightning" / "model.ckpt"
+    checkpoint = tmp_path / "results" / "Cae" / "MURA-v1.1" / "xr_hand" / "v0" / "weights" / "lightning" / "last.ckpt"
     started = {}
 
     def second_epoch_running() -> bool:  # the first checkpoint is written, and the next epoch has begun
@@ -76,7 +76,7 @@ def test_killed_training_resumes_from_its_checkpoint_with_the_same_split(synthet
     output = _run([ANOMALIB, "train", "--config", str(resumed), "--ckpt_path", str(checkpoint)], tmp_path)
     assert "image_AUROC" in output
     runs = tmp_path / "results" / "Cae" / "MURA-v1.1" / "xr_hand"
-    final = torch.load(runs / "v1" / "weights" / "lightning" / "model.ckpt", map_location="cpu", weights_only=False)
+    final = torch.load(runs / "v1" / "weights" / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
     steps_per_epoch = saved["global_step"] // (saved["epoch"] + 1)
     assert final["global_step"] == epochs * steps_per_epoch  # every epoch trained once, none lost or repeated
     first, second = (pd.read_csv(runs / version / "split_manifest.csv") for version in ("v0", "v1"))

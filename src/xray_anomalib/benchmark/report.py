@@ -15,6 +15,7 @@ from xray_anomalib.registry import BASELINES
 
 DETAILS = [
     "val_image_auroc",
+    "kept_epoch",
     "pixel_auroc_in_body",
     "pixel_auroc",
     "aupro",

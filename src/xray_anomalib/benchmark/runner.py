@@ -112,7 +112,9 @@ def member_checkpoints(run: Run, config: BenchmarkConfig) -> tuple[list[dict[str
 def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     """Train, score and measure one run; returns its result record.
 
-    An ensemble's training time includes its members' (what the ensemble costs from scratch).
+    The weights scored are the epoch's of the best validation image AUROC (``kept_epoch``, 1 = after the first
+    epoch; see :class:`~xray_anomalib.callbacks.BestValidationCheckpoint`). An ensemble's training time includes
+    its members' (what the ensemble costs from scratch).
     """
     seed_everything(run.seed)
     image_size = image_size_of(run, config)
@@ -136,8 +138,10 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     datamodule.save_manifest(config.output / "manifests" / f"seed{run.seed}")
     metrics = scored.metrics.set_index("score").loc[wanted].reset_index()
     metrics["val_image_auroc"] = metrics["score"].map(validation_image_aurocs(model, datamodule))
+    kept = getattr(engine.trainer.checkpoint_callback, "kept_epoch", None)
     return {
         "status": "ok",
+        "kept_epoch": kept,
         "train_s": train_seconds,
         "ms_per_image": scored.ms_per_image,
         "test_films": len(scored.films),
@@ -214,8 +218,8 @@ def collect_results(config: BenchmarkConfig) -> pd.DataFrame:
         if result["status"] != "ok":
             rows.append({**shared, "error": result["error"]})
             continue
-        timing = {"train_s": result["train_s"], "ms_per_image": result["ms_per_image"]}
-        rows.extend({**shared, **metrics, **timing} for metrics in result["metrics"])
+        run_wide = {key: result.get(key) for key in ("kept_epoch", "train_s", "ms_per_image")}
+        rows.extend({**shared, **metrics, **run_wide} for metrics in result["metrics"])
     table = pd.DataFrame(rows)
     table.to_csv(config.output / "runs.csv", index=False)
     return table

@@ -1,4 +1,7 @@
-"""The test metrics of every X-ray model: anomalib's image metrics and the pixel metrics over films with truth.
+"""The metrics of every X-ray model: anomalib's image metrics and the pixel metrics over films with truth.
+
+Validation logs ``val_image_AUROC`` (NaN where the validation films hold one class), which selects the checkpoint
+kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`).
 
 ``anomalib test`` prints, beside ``image_AUROC`` and ``image_F1Score``:
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from anomalib.metrics import AUROC, Evaluator, F1Score
 
+from xray_anomalib.metrics.image import ImageAUROC
 from xray_anomalib.metrics.pixel import PeakHitRate, PixelAUPRO, PixelAUROC, PositivesWithoutMask
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
@@ -21,6 +25,7 @@ from xray_anomalib.utils.mixin_base import ModuleMixinBase
 def xray_evaluator() -> Evaluator:
     """The evaluator of the X-ray models (see the module docstring)."""
     return Evaluator(
+        val_metrics=[ImageAUROC(prefix="val_image_")],
         test_metrics=[
             AUROC(fields=["pred_score", "gt_label"], prefix="image_"),
             F1Score(fields=["pred_label", "gt_label"], prefix="image_"),

@@ -14,6 +14,7 @@ from torchvision.transforms.v2 import Compose, Normalize, Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.backbone import offline_pretrained, packaged_weights_path
+from xray_anomalib.models.components.checkpoint_selection import BestCheckpointMixin
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.export import FixedSizeExportMixin
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
@@ -50,9 +51,15 @@ def resize_pre_processor(pre_processor: ProcessorT, image_size: int | None) -> P
 
 
 class XrayBaselineMixin(
-    SeededMixin, InputSizeCheckMixin, DeployableMixin, FixedSizeExportMixin, FilmVisualizerMixin, XrayEvaluatorMixin
+    SeededMixin,
+    InputSizeCheckMixin,
+    DeployableMixin,
+    FixedSizeExportMixin,
+    FilmVisualizerMixin,
+    XrayEvaluatorMixin,
+    BestCheckpointMixin,
 ):
-    """What an anomalib model needs here: seeding, size check, deployment settings, export, visualizer, evaluator."""
+    """What an anomalib model needs here: seeding, size check, deployment, export, visualizer, evaluator, selection."""
 
 
 def offline_weights(backbone: str, pre_trained: bool, backbone_weights: str | Path | None) -> str | Path | None:

@@ -21,6 +21,7 @@ from torch.nn import functional as F  # noqa: N812
 from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
+from xray_anomalib.models.components.checkpoint_selection import BestCheckpointMixin
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.error_maps import masked_mean
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
@@ -41,7 +42,13 @@ COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
 
 
 class XrayAnomalyModule(
-    SeededMixin, InputSizeCheckMixin, DeployableMixin, FilmVisualizerMixin, XrayEvaluatorMixin, AnomalibModule
+    SeededMixin,
+    InputSizeCheckMixin,
+    DeployableMixin,
+    FilmVisualizerMixin,
+    XrayEvaluatorMixin,
+    BestCheckpointMixin,
+    AnomalibModule,
 ):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
 

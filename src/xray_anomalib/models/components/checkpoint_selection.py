@@ -1,0 +1,39 @@
+"""Mix into an ``AnomalibModule``: keep the epoch with the best validation image AUROC (see the callback)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from anomalib.callbacks.checkpoint import ModelCheckpoint as LastCheckpoint
+from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from xray_anomalib.callbacks import BestValidationCheckpoint
+from xray_anomalib.utils.mixin_base import ModuleMixinBase
+
+LAST_CHECKPOINT = "last"
+"""File name (without suffix) of the last epoch's checkpoint."""
+
+
+class BestCheckpointMixin(ModuleMixinBase):
+    """Replaces the trainer's default checkpoint by :class:`~xray_anomalib.callbacks.BestValidationCheckpoint`.
+
+    The replacement writes to the same folder and file; ``last.ckpt`` beside it holds the last epoch (to resume
+    from). The best one comes first, so that ``trainer.checkpoint_callback`` is the kept epoch's. A trainer without
+    checkpointing, or with a checkpoint callback of the user's that monitors a metric, is left as it is.
+    """
+
+    def configure_callbacks(self) -> Sequence[Callback] | Callback:
+        """The components' callbacks and, in place of the default checkpoint, the best-validation one."""
+        callbacks = super().configure_callbacks()
+        callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+        trainer = self._trainer
+        if trainer is None:
+            return callbacks
+        default = trainer.checkpoint_callback
+        if not isinstance(default, ModelCheckpoint) or any(
+            getattr(callback, "monitor", None) for callback in trainer.checkpoint_callbacks
+        ):
+            return callbacks
+        best = BestValidationCheckpoint(dirpath=default.dirpath, filename=default.filename or "model")
+        return [best, LastCheckpoint(dirpath=default.dirpath, filename=LAST_CHECKPOINT), *callbacks]
