@@ -1,7 +1,9 @@
-"""Film files for tests: DICOM written with pydicom."""
+"""Film files for tests: DICOM written with pydicom, and decompression bombs' headers in each raster format."""
 
+import struct
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 
@@ -32,3 +34,31 @@ def write_dicom(
     for name, value in (tags or {}).items():
         setattr(dataset, name, value)
     dataset.save_as(path, enforce_file_format=True)
+
+
+def tiff_claiming(width: int, height: int) -> bytes:
+    """A little-endian TIFF of a few bytes whose header claims ``width x height`` 8-bit gray pixels."""
+    tags = [  # (tag, type, count, value); type 3 = SHORT, 4 = LONG
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, 8),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 4, 1, width * height),
+    ]
+    entries = b"".join(struct.pack("<HHII", tag, kind, count, value) for tag, kind, count, value in tags)
+    ifd = struct.pack("<H", len(tags)) + entries + struct.pack("<I", 0)
+    return b"II*\x00" + struct.pack("<I", 8 + 16) + b"\x00" * 16 + ifd
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real 16 x 16 JPEG whose start-of-frame header is rewritten to claim ``width x height`` pixels."""
+    ok, encoded = cv2.imencode(".jpg", np.zeros((16, 16), np.uint8))
+    assert ok
+    data = bytearray(encoded.tobytes())
+    frame = data.index(b"\xff\xc0")  # baseline start of frame: length, precision, height, width
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
+    return bytes(data)

@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from anomalib.engine import Engine
+from films import jpeg_claiming, tiff_claiming
 
 from xray_anomalib.data import Mura
+from xray_anomalib.data.split import SplitError
 from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.deploy import Predictor, predict_folder
 from xray_anomalib.film_pipeline import PreprocessingSettings
-from xray_anomalib.io.films import FilmReadError, read_film
+from xray_anomalib.io.films import MAX_FILM_BYTES, FilmReadError, read_film
 from xray_anomalib.registry import build_model
 
 
@@ -48,6 +50,9 @@ HOSTILE = {  # file name -> (content, the reason's words)
     "empty.png": (b"", "empty"),
     "text.png": (b"this is not a film", "not a readable image"),
     "huge.png": (huge_png(), "larger than any film"),
+    "huge.tif": (tiff_claiming(30000, 30000), "larger than any film"),
+    "huge.jpg": (jpeg_claiming(20000, 20000), "larger than any film"),
+    "large.tif": (tiff_claiming(9000, 9000), "larger than any film"),
     "malformed.dcm": (malformed_dicom(), "malformed DICOM"),
 }
 
@@ -60,6 +65,22 @@ def test_reader_refuses_each_hostile_file_by_name(tmp_path: Path, name: str) -> 
     with pytest.raises(FilmReadError, match=reason) as error:
         read_film(path)
     assert str(path) in str(error.value)
+
+
+def test_a_huge_sparse_file_is_refused_by_its_size_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.png"
+    with path.open("wb") as file:
+        file.truncate(MAX_FILM_BYTES + 1)  # sparse: takes no disk space
+    with pytest.raises(FilmReadError, match="more than any film") as error:
+        read_film(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+    with pytest.raises(FilmReadError, match="not a regular file"):
+        read_film(path)  # opening it would block until a writer came
 
 
 @pytest.fixture
@@ -135,3 +156,22 @@ def test_training_and_prediction_survive_a_hostile_tree(hostile_root: tuple[Path
     assert summary.failed == films["status"].isin(["unreadable", "no_hand", "error"]).sum() >= len(HOSTILE) + 1
     assert _listing(root) == before_root  # nothing written inside the dataset
     assert _listing(outside) == before_outside
+
+
+@pytest.mark.slow
+def test_a_collection_of_broken_films_fails_in_one_message_and_lists_them(synthetic_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "MURA-v1.1"
+    shutil.copytree(synthetic_root, root)
+    films = sorted([*(root / "train").rglob("image*.png"), *(root / "valid").rglob("image*.png")])
+    for number, film in enumerate(films):
+        film.write_text(f"not a film, number {number}")  # all different: byte-identical copies count once
+    datamodule = Mura(root=root, image_size=64, preprocessing=None, cache_dir=tmp_path / "cache")
+    engine = Engine(max_epochs=1, default_root_dir=tmp_path / "results", enable_progress_bar=False, logger=False)
+    model = build_model("cae", image_size=64, channels=[8, 16, 32], bottleneck_channels=32)
+    with pytest.raises(SplitError, match=r"(?s)is empty.*could not be read, listed with their reasons in") as error:
+        engine.fit(model=model, datamodule=datamodule)
+    listed = Path(str(error.value).rsplit(" in ", 1)[1])
+    rejected = pd.read_csv(listed)
+    assert set(rejected["image_path"]) <= {str(film) for film in films}
+    assert len(rejected) > len(films) / 2  # every film the split holds (the index reads MURA's training films)
+    assert rejected["reason"].str.contains("not a readable image").all()

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from anomalib.engine import Engine
-from films import write_dicom
+from films import jpeg_claiming, tiff_claiming, write_dicom
 
 from xray_anomalib.cli import main
 from xray_anomalib.data import Mura
@@ -37,6 +38,11 @@ EXPECTED_STATUS = {
     "bad/text.png": "unreadable",
     "bad/blank.png": "no_hand",
     "bad/notes.txt": "skipped",
+    "odd/image_\\xff.png": "ok",  # a name byte that is not UTF-8, written escaped
+    f"odd/{'a' * 248}.png": "ok",  # a legal 252-character name
+    "odd/pipe.png": "skipped",  # a FIFO: never opened (reading it would wait forever)
+    "odd/bomb.tif": "unreadable",  # its header claims 30000 x 30000 pixels
+    "odd/bomb.jpg": "unreadable",  # its header claims 20000 x 20000 pixels
 }
 
 
@@ -88,6 +94,13 @@ def film_folder(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) 
     (bad / "text.png").write_text("not a film")
     cv2.imwrite(str(bad / "blank.png"), np.full((96, 80), 128, np.uint8))
     (bad / "notes.txt").write_text("a note")
+    odd = folder / "odd"
+    odd.mkdir()
+    shutil.copy(folder / "negative" / "image1.png", os.fsdecode(bytes(odd) + b"/image_\xff.png"))
+    shutil.copy(folder / "negative" / "image1.png", odd / f"{'a' * 248}.png")
+    os.mkfifo(odd / "pipe.png")
+    (odd / "bomb.tif").write_bytes(tiff_claiming(30000, 30000))
+    (odd / "bomb.jpg").write_bytes(jpeg_claiming(20000, 20000))
     return folder
 
 
@@ -97,6 +110,11 @@ def prediction(trained_run: Path, film_folder: Path, tmp_path_factory: pytest.Te
     output = tmp_path_factory.mktemp("predictions")
     code = main(["predict", "--model", str(trained_run), "--input", str(film_folder), "--output", str(output)])
     return code, output
+
+
+def _on_disk(name: str) -> str:
+    """The file name a ``films.csv`` name stands for (its ``\\xNN`` escapes back to the bytes they show)."""
+    return os.fsdecode(name.encode("ascii").decode("unicode_escape").encode("latin-1"))
 
 
 def _rows(path: Path) -> list[dict]:
@@ -118,15 +136,18 @@ def test_predict_reports_every_film_with_its_status(prediction: tuple[int, Path]
             continue
         overlay = cv2.imread(str(output / row["overlay"]))
         assert (
-            overlay.shape[:2] == read_film(film_folder / name).pixels.shape
+            overlay.shape[:2] == read_film(film_folder / _on_disk(name)).pixels.shape
         )  # the heatmap lies on the original geometry
         assert 0 <= float(row["score"]) <= 1
     # the same film in 8-bit PNG, 16-bit PNG, JPEG and 12-bit DICOM scores alike
     scores = [float(films[name]["score"]) for name in EXPECTED_STATUS if name.startswith(("negative", "encodings"))]
     assert max(scores) - min(scores) < 0.03
+    assert "larger than any film" in films["odd/bomb.tif"]["message"]
+    assert "not a regular file" in films["odd/pipe.png"]["message"]
     studies = {row["study"]: row for row in _rows(output / "studies.csv")}
-    assert studies["bad"]["scored"] == "0"
-    assert studies["bad"]["failed"] == "4"
+    assert [studies["bad"][key] for key in ("films", "scored", "failed", "skipped")] == ["4", "0", "4", "1"]
+    assert [studies["odd"][key] for key in ("films", "scored", "failed", "skipped")] == ["4", "2", "2", "1"]
+    assert (output / "report.html").is_file()
     assert float(studies["encodings"]["score"]) == max(
         float(films[f"encodings/{n}"]["score"]) for n in ("film16.png", "film.jpg", "film.dcm")
     )

@@ -251,9 +251,26 @@ class XrayDataModule(AnomalibDataModule):
         """Keep the validation part as the patient-wise split drew it."""
 
     def setup(self, stage: str | None = None) -> None:
-        """Set up the parts and save the split manifest beside the run's results."""
-        super().setup(stage)
+        """Set up the parts and save the split manifest beside the run's results.
+
+        Raises:
+            SplitError: When a part is empty; where unreadable films emptied it, the list of them and their
+                reasons is written to the run's folder first and the message says where.
+        """
         trainer = getattr(self, "trainer", None)
+        try:
+            super().setup(stage)
+        except SplitError as error:
+            if not len(self.rejected_films):
+                raise
+            where = "the first: " + str(self.rejected_films.iloc[0]["reason"])
+            if trainer is not None and trainer.is_global_zero:
+                folder = Path(trainer.default_root_dir)
+                folder.mkdir(parents=True, exist_ok=True)
+                self.rejected_films.to_csv(folder / REJECTED_NAME, index=False)
+                where = f"listed with their reasons in {folder / REJECTED_NAME}"
+            msg = f"{error} {len(self.rejected_films)} film(s) could not be read, {where}"
+            raise SplitError(msg) from error
         if trainer is not None and trainer.world_size > 1:
             share_run_folder(trainer)
         if trainer is not None and self.manifest is not None and trainer.is_global_zero:

@@ -10,6 +10,9 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +25,14 @@ from rich.progress import Progress
 from xray_anomalib.deploy.inputs import FilmInput, find_inputs
 from xray_anomalib.deploy.overlay import draw_overlay, film_to_bgr, thumbnail_jpeg
 from xray_anomalib.deploy.predictor import FilmPrediction, Predictor
-from xray_anomalib.deploy.report import FilmRow, aggregate_studies, write_csv, write_html
+from xray_anomalib.deploy.report import SKIPPED, FilmRow, aggregate_studies, printable, write_csv, write_html
 from xray_anomalib.deploy.streaming import ordered_map
 from xray_anomalib.film_pipeline.pipeline import Variant
 
 OVERLAY_DIR = "overlays"
 THUMBNAIL_DIR = "thumbnails"
-SKIPPED = "skipped"
+NAME_CHARACTERS = 80
+"""Characters of a film's relative path kept in its output files' names (the end: the file name)."""
 
 
 @dataclass
@@ -73,11 +77,11 @@ def predict_folder(
         progress: Show a progress bar.
     """
     start = time.perf_counter()
-    films, skipped = find_inputs(source)
     output = Path(output)
+    films, skipped = find_inputs(source, exclude=output)
     output.mkdir(parents=True, exist_ok=True)
     stage_seconds: dict[str, float] = defaultdict(float)
-    rows = [FilmRow(item.study, item.name, str(item.path), SKIPPED, item.skip_reason) for item in skipped]
+    rows = [_row(item, SKIPPED, item.skip_reason) for item in skipped]
     predictions = predictor.predict_many((item.path for item in films), workers=workers)
     threshold = predictor.settings.pixel_threshold
     with ThreadPoolExecutor(max_workers=1) as writer, Progress(disable=not progress) as bar:
@@ -128,28 +132,55 @@ def predict_folder(
     return summary
 
 
+def _row(item: FilmInput, status: str, message: str) -> FilmRow:
+    """A film's CSV row, its names as UTF-8 can write them (see :func:`~xray_anomalib.deploy.report.printable`)."""
+    return FilmRow(printable(item.study), printable(item.name), printable(str(item.path)), status, message)
+
+
+def output_stem(name: str) -> str:
+    """The stem of a film's output files: the end of its relative path in safe characters, and a hash of the path.
+
+    Any input name gives a short, portable file name (no ``/``, no bytes that are not UTF-8, no name too long for
+    the filesystem), and two films never share one.
+    """
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:10]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", printable(name))[-NAME_CHARACTERS:].lstrip("._")
+    return f"{readable}-{digest}"
+
+
 def _write_film(
     item: FilmInput, prediction: FilmPrediction, output: Path, threshold: float
 ) -> tuple[FilmRow, dict[str, float]]:
-    """Write one film's overlay and thumbnails; return its CSV row and its seconds per stage, this one included."""
+    """Write one film's overlay and thumbnails; return its CSV row and its seconds per stage, this one included.
+
+    A film whose outputs cannot be written keeps its score and gets the status ``error`` with the reason.
+    """
     start = time.perf_counter()
-    row = FilmRow(item.study, item.name, str(item.path), prediction.status, prediction.message)
+    row = _row(item, prediction.status, prediction.message)
+    try:
+        _write_outputs(row, prediction, output, output_stem(item.name), threshold)
+    except (OSError, RuntimeError, cv2.error) as error:
+        row.status, row.message = "error", f"its outputs could not be written ({error})"
+    return row, prediction.timings | {"overlay": time.perf_counter() - start}
+
+
+def _write_outputs(row: FilmRow, prediction: FilmPrediction, output: Path, stem: str, threshold: float) -> None:
+    """Fill ``row`` with the prediction and write the thumbnails and overlay it links to."""
     if prediction.film is not None:
         original = film_to_bgr(prediction.film)
-        row.original_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.original.jpg", thumbnail_jpeg(original))
+        row.original_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{stem}.original.jpg", thumbnail_jpeg(original))
     film, anomaly_map, peak = prediction.film, prediction.anomaly_map, prediction.peak
     if prediction.ok and film is not None and anomaly_map is not None:
-        overlay = draw_overlay(film, anomaly_map, threshold, peak)
-        ok, encoded = cv2.imencode(".png", overlay)
-        if not ok:
-            msg = f"OpenCV could not encode the overlay of {item.path}"
-            raise RuntimeError(msg)
-        row.overlay = _save(output, f"{OVERLAY_DIR}/{item.name}.overlay.png", encoded.tobytes())
-        row.overlay_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{item.name}.overlay.jpg", thumbnail_jpeg(overlay))
         row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
         if peak is not None:  # a flat heatmap has no peak to point at
             row.peak_x, row.peak_y = peak
-    return row, prediction.timings | {"overlay": time.perf_counter() - start}
+        overlay = draw_overlay(film, anomaly_map, threshold, peak)
+        ok, encoded = cv2.imencode(".png", overlay)
+        if not ok:
+            msg = "OpenCV could not encode the overlay"
+            raise RuntimeError(msg)
+        row.overlay = _save(output, f"{OVERLAY_DIR}/{stem}.overlay.png", encoded.tobytes())
+        row.overlay_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{stem}.overlay.jpg", thumbnail_jpeg(overlay))
 
 
 def _save(output: Path, relative: str, data: bytes) -> str:

@@ -29,16 +29,23 @@ class FilmInput:
     skip_reason: str = ""
 
 
-def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
+def find_inputs(source: str | Path, exclude: str | Path | None = None) -> tuple[list[FilmInput], list[FilmInput]]:
     """Films under ``source`` (sorted), and the other files found there (reported as skipped, never dropped).
 
     Symbolic links to folders are not followed, so a link loop cannot make the walk endless, and files that
-    resolve outside the input folder (links) are not read.
+    resolve outside the input folder (links) are not read. FIFOs, sockets and devices are not films and are never
+    opened (reading a FIFO would wait forever).
+
+    Args:
+        source: A film or a folder.
+        exclude: A folder left out of the walk (the run's output folder, when it lies inside ``source``: its
+            overlays are not films to score); it is listed once as skipped.
 
     Raises:
         FileNotFoundError: When ``source`` does not exist or holds no file at all.
     """
     source = Path(source)
+    excluded = Path(exclude).resolve() if exclude is not None else None
     if source.is_file():
         found = [FilmInput(source, source.name, source.parent.name or ".")]
     elif source.is_dir():
@@ -47,12 +54,22 @@ def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
             subfolders.sort()
             relative = Path(folder).relative_to(source)
             study = source.resolve().name if relative == Path() else relative.as_posix()
-            links = [name for name in subfolders if (Path(folder) / name).is_symlink()]
+            left_out = {
+                name: "a link to a folder, not followed" for name in subfolders if (Path(folder) / name).is_symlink()
+            } | {
+                name: "this run's output folder, not scored"
+                for name in subfolders
+                if excluded is not None and (Path(folder) / name).resolve() == excluded
+            }
+            subfolders[:] = [name for name in subfolders if name not in left_out]
             found += [
-                FilmInput(Path(folder) / name, (relative / name).as_posix(), study, "a link to a folder, not followed")
-                for name in links
+                FilmInput(Path(folder) / name, (relative / name).as_posix(), study, reason)
+                for name, reason in sorted(left_out.items())
             ]
             found += [FilmInput(Path(folder) / name, (relative / name).as_posix(), study) for name in sorted(files)]
+    elif source.exists():
+        msg = f"Input {source} is not a film or a folder (a FIFO, socket or device); expected a film or a folder."
+        raise FileNotFoundError(msg)
     else:
         msg = f"Input {source} does not exist; expected a film, a folder of films or a MURA study folder."
         raise FileNotFoundError(msg)
@@ -66,6 +83,8 @@ def find_inputs(source: str | Path) -> tuple[list[FilmInput], list[FilmInput]]:
             skipped.append(item)
         elif not item.path.resolve().is_relative_to(real_source):
             skipped.append(replace(item, skip_reason=f"a link to a file outside {real_source}, not read"))
+        elif item.path.exists() and not item.path.is_file():
+            skipped.append(replace(item, skip_reason="not a regular file (a FIFO, socket or device), not read"))
         elif item.path.name.startswith(".") or item.path.suffix.lower() not in INPUT_SUFFIXES:
             skipped.append(replace(item, skip_reason="not a film (hidden file or not a film suffix)"))
         else:

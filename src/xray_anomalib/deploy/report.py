@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import base64
 import csv
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
 
 AGGREGATIONS = ("max", "mean")
+SKIPPED = "skipped"
+
+
+def printable(text: str) -> str:
+    r"""``text`` as UTF-8 can write it: bytes of a file name that are not UTF-8 become ``\xNN``, the rest is kept.
+
+    Python gives such bytes as lone surrogates (``\udcff``), which no UTF-8 file can hold.
+    """
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -45,6 +55,7 @@ class StudyRow:
     films: int
     scored: int
     failed: int
+    skipped: int
     score: float | None
     label: bool | None
     aggregation: str
@@ -54,7 +65,7 @@ def aggregate_studies(films: list[FilmRow], aggregation: str, threshold: float) 
     """One row per study, sorted from the highest score to the lowest (unscored studies last).
 
     Args:
-        films: Every film row (skipped files are not films and count in neither ``scored`` nor ``failed``).
+        films: Every film row (skipped files are not films: they count in ``skipped`` only).
         aggregation: ``max`` or ``mean`` of the scored films' scores.
         threshold: The model's normalised image threshold; a study is anomalous when its score is above it.
     """
@@ -70,15 +81,16 @@ def aggregate_studies(films: list[FilmRow], aggregation: str, threshold: float) 
         score = None
         if scores:
             score = max(scores) if aggregation == "max" else sum(scores) / len(scores)
-        failed = sum(row.status not in {"ok", "skipped"} for row in rows)
+        skipped = sum(row.status == SKIPPED for row in rows)
+        failed = sum(row.status not in {"ok", SKIPPED} for row in rows)
         label = None if score is None else score > threshold
-        studies.append(StudyRow(study, len(rows), len(scores), failed, score, label, aggregation))
+        studies.append(StudyRow(study, len(rows) - skipped, len(scores), failed, skipped, score, label, aggregation))
     return sorted(studies, key=lambda row: (row.score is None, -(row.score or 0.0), row.study))
 
 
 def write_csv(rows: list, path: Path) -> Path:
-    """Write dataclass rows to a CSV file."""
-    with path.open("w", newline="") as file:
+    """Write dataclass rows to a UTF-8 CSV file."""
+    with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=[item.name for item in fields(rows[0])] if rows else [])
         writer.writeheader()
         writer.writerows(asdict(row) for row in rows)

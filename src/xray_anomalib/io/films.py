@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 FILM_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", *DICOM_SUFFIXES)
 """File suffixes of the films we read (lower case); DICOM files are also recognised by their preamble."""
 MAX_FILM_PIXELS = 2**26  # 8192 x 8192: larger "films" are refused before decoding (decompression bombs)
+MAX_FILM_BYTES = 2**29  # 512 MiB, four times an uncompressed 8192 x 8192 16-bit film: larger files are not read
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -73,13 +76,20 @@ def read_film(path: str | Path) -> Film:
         The film and what was learned about its encoding.
 
     Raises:
-        FilmReadError: When the file is missing, empty, truncated, not an image, or has no pixels.
+        FilmReadError: When the file is missing, not a regular file, empty or too large, larger than any film by its
+            header (checked before decoding), truncated, not an image, or has no pixels.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FilmReadError(path, "no such file")
-    if path.stat().st_size == 0:
+    if not path.is_file():
+        raise FilmReadError(path, "not a regular file (a folder, FIFO, socket or device); not read")
+    size = path.stat().st_size
+    if size == 0:
         raise FilmReadError(path, "the file is empty (0 bytes)")
+    if size > MAX_FILM_BYTES:
+        msg = f"the file holds {size} bytes, more than any film ({MAX_FILM_BYTES} at most); not read"
+        raise FilmReadError(path, msg)
     data = path.read_bytes()  # read once: format sniffing, sBIT and decoding all use these bytes
     film = _read_dicom(path, data) if _is_dicom(path, data) else _read_raster(path, data)
     if film.pixels.size == 0 or not np.isfinite(film.pixels).all():
@@ -92,8 +102,7 @@ def _is_dicom(path: Path, data: bytes) -> bool:
 
 
 def _read_raster(path: Path, data: bytes) -> Film:
-    if data.startswith(PNG_SIGNATURE) and len(data) >= 24:
-        _check_size(path, *struct.unpack(">II", data[16:24]))
+    _check_header_size(path, data)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -101,7 +110,7 @@ def _read_raster(path: Path, data: bytes) -> Film:
         raise FilmReadError(path, f"OpenCV refused to decode it ({str(error).strip().splitlines()[-1]})") from error
     if pixels is None:
         raise FilmReadError(path, "not a readable image (corrupt, truncated, or not an image format OpenCV knows)")
-    _check_size(path, pixels.shape[1], pixels.shape[0])
+    _check_size(path, pixels.shape[1], pixels.shape[0], "decoded")
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     gray = _to_gray(pixels)
     if gray.dtype == np.uint8:
@@ -115,10 +124,30 @@ def _read_raster(path: Path, data: bytes) -> Film:
     return Film(pixels=scaled, bit_depth=bit_depth, source_channels=channels)
 
 
-def _check_size(path: Path, width: int, height: int) -> None:
+def _check_size(path: Path, width: int, height: int, stage: str = "not decoded") -> None:
     if width * height > MAX_FILM_PIXELS:
-        msg = f"{width}x{height} pixels is larger than any film ({MAX_FILM_PIXELS} pixels at most); not decoded"
+        msg = f"{width}x{height} pixels is larger than any film ({MAX_FILM_PIXELS} pixels at most); {stage}"
         raise FilmReadError(path, msg)
+
+
+def _check_header_size(path: Path, data: bytes) -> None:
+    """Refuse a raster whose header claims more pixels than any film, before anything is decoded.
+
+    Pillow reads only the header of a PNG, JPEG or TIFF (tiled and multi-page ones included) when it opens one.
+    Where Pillow cannot read the header, OpenCV decodes the file and the decoded size is checked instead.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as error:  # Pillow's own limit is far above ours
+        claimed = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        msg = f"its header claims over {claimed} pixels, larger than any film ({MAX_FILM_PIXELS} at most); not decoded"
+        raise FilmReadError(path, msg) from error
+    except Exception:  # Pillow cannot read the header; OpenCV decides below
+        return
+    _check_size(path, width, height)
 
 
 def _to_gray(pixels: np.ndarray) -> np.ndarray:
@@ -136,7 +165,7 @@ def _to_gray(pixels: np.ndarray) -> np.ndarray:
 
 def _png_significant_bits(data: bytes) -> int | None:
     """Return the gray sample depth recorded in a PNG's ``sBIT`` chunk, if any."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
+    if not data.startswith(PNG_SIGNATURE):
         return None
     offset = 8
     while offset + 8 <= len(data):
