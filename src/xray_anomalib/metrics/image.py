@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from anomalib.metrics import AUROC
+from torchmetrics.utilities import dim_zero_cat
 
 IMAGE_FIELDS = ("pred_score", "gt_label")
 
@@ -27,7 +28,7 @@ class ImageAUROC(AUROC):
 
     def compute(self) -> torch.Tensor:  # type: ignore[override]  # anomalib's AUROC returns one value
         """The AUROC, or NaN when the labels seen hold one class (or no film was seen)."""
-        labels = torch.cat([target.reshape(-1) for target in self.target]) if self.target else torch.empty(0)
+        labels = dim_zero_cat(self.target) if len(self.target) else torch.empty(0)  # a list, or one tensor if synced
         if labels.unique().numel() < 2:
             return torch.tensor(float("nan"))
         return super().compute()
