@@ -265,10 +265,7 @@ class XrayDataModule(AnomalibDataModule):
                 raise
             where = "the first: " + str(self.rejected_films.iloc[0]["reason"])
             if trainer is not None and trainer.is_global_zero:
-                folder = Path(trainer.default_root_dir)
-                folder.mkdir(parents=True, exist_ok=True)
-                self.rejected_films.to_csv(folder / REJECTED_NAME, index=False)
-                where = f"listed with their reasons in {folder / REJECTED_NAME}"
+                where = f"listed with their reasons in {self._save_rejected(Path(trainer.default_root_dir))}"
             msg = f"{error} {len(self.rejected_films)} film(s) could not be read, {where}"
             raise SplitError(msg) from error
         if trainer is not None and trainer.world_size > 1:
@@ -285,9 +282,16 @@ class XrayDataModule(AnomalibDataModule):
         if self.preprocessing_records is not None:
             self.preprocessing_records.to_csv(folder / RECORDS_NAME, index=False)
         if len(self.rejected_films):
-            self.rejected_films.to_csv(folder / REJECTED_NAME, index=False)
+            self._save_rejected(folder)
         if len(self.duplicate_films):
             self.duplicate_films.to_csv(folder / DUPLICATES_NAME, index=False)
+        return path
+
+    def _save_rejected(self, folder: Path) -> Path:
+        """Write the unreadable films and their reasons into ``folder`` (made if missing); returns the file."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / REJECTED_NAME
+        self.rejected_films.to_csv(path, index=False)
         return path
 
     def _load_or_draw_split(self) -> pd.DataFrame:

@@ -157,6 +157,10 @@ def _write_film(
     """
     start = time.perf_counter()
     row = _row(item, prediction.status, prediction.message)
+    if prediction.ok:
+        row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
+        if prediction.peak is not None:  # a flat heatmap has no peak to point at
+            row.peak_x, row.peak_y = prediction.peak
     try:
         _write_outputs(row, prediction, output, output_stem(item.name), threshold)
     except (OSError, RuntimeError, cv2.error) as error:
@@ -165,15 +169,12 @@ def _write_film(
 
 
 def _write_outputs(row: FilmRow, prediction: FilmPrediction, output: Path, stem: str, threshold: float) -> None:
-    """Fill ``row`` with the prediction and write the thumbnails and overlay it links to."""
+    """Write the prediction's thumbnails and overlay, and link them from ``row``."""
     if prediction.film is not None:
         original = film_to_bgr(prediction.film)
         row.original_thumbnail = _save(output, f"{THUMBNAIL_DIR}/{stem}.original.jpg", thumbnail_jpeg(original))
     film, anomaly_map, peak = prediction.film, prediction.anomaly_map, prediction.peak
     if prediction.ok and film is not None and anomaly_map is not None:
-        row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
-        if peak is not None:  # a flat heatmap has no peak to point at
-            row.peak_x, row.peak_y = peak
         overlay = draw_overlay(film, anomaly_map, threshold, peak)
         ok, encoded = cv2.imencode(".png", overlay)
         if not ok:

@@ -54,13 +54,7 @@ def find_inputs(source: str | Path, exclude: str | Path | None = None) -> tuple[
             subfolders.sort()
             relative = Path(folder).relative_to(source)
             study = source.resolve().name if relative == Path() else relative.as_posix()
-            left_out = {
-                name: "a link to a folder, not followed" for name in subfolders if (Path(folder) / name).is_symlink()
-            } | {
-                name: "this run's output folder, not scored"
-                for name in subfolders
-                if excluded is not None and (Path(folder) / name).resolve() == excluded
-            }
+            left_out = _folders_left_out(Path(folder), subfolders, excluded)
             subfolders[:] = [name for name in subfolders if name not in left_out]
             found += [
                 FilmInput(Path(folder) / name, (relative / name).as_posix(), study, reason)
@@ -90,3 +84,14 @@ def find_inputs(source: str | Path, exclude: str | Path | None = None) -> tuple[
         else:
             films.append(item)
     return films, skipped
+
+
+def _folders_left_out(folder: Path, subfolders: list[str], excluded: Path | None) -> dict[str, str]:
+    """``name -> reason`` of the subfolders the walk does not enter: links to folders, and the excluded folder."""
+    left_out = {}
+    for name in subfolders:
+        if (folder / name).is_symlink():
+            left_out[name] = "a link to a folder, not followed"
+        elif excluded is not None and (folder / name).resolve() == excluded:
+            left_out[name] = "this run's output folder, not scored"
+    return left_out
