@@ -237,7 +237,7 @@ def test_report_images_render_in_a_browser(tmp_path: Path) -> None:
     films = [
         FilmRow("s", "s/1.png", "", "ok", score=0.7, original_thumbnail="original.jpg", overlay_thumbnail="overlay.jpg")
     ]
-    page = write_html(tmp_path / "report.html", [StudyRow("s", 1, 1, 0, 0.7, True, "max")], films, "test", {})
+    page = write_html(tmp_path / "report.html", [StudyRow("s", 1, 1, 0, 0, 0.7, True, "max")], films, "test", {})
     shot = cv2.imread(str(_screenshot_path(page, tmp_path / "shot.png"))).astype(int)
     for colour in colours.values():
         area = (np.abs(shot - np.array(colour)).sum(axis=2) < 60).sum()
@@ -260,7 +260,7 @@ def test_prediction_report_renders_its_films(prediction: tuple[int, Path], tmp_p
         for column in ("original_thumbnail", "overlay_thumbnail")
         if row[column]
     ]
-    assert len(thumbnails) == 2 * 5 + 1  # five films scored, and the blank film shown without an overlay
+    assert len(thumbnails) == 2 * 7 + 1  # seven films scored, and the blank film shown without an overlay
     expected = sum((thumbnail < 40).sum() for thumbnail in thumbnails)
     assert dark_with - dark_without > 0.8 * expected
 
