@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import score_maps_of
-from xray_anomalib.benchmark.runner import Run, checkpoint_of, datamodule_for, image_size_of
+from xray_anomalib.benchmark.runner import Run, checkpoint_of, datamodule_for
 from xray_anomalib.registry import get_model_spec
 
 
@@ -46,7 +46,7 @@ def main() -> None:
     variant = next(v for v in config.variants if v.label == args.variant)
     models = {m.display: m for m in config.models}
     runs = [Run(models[name], variant, args.seed) for name in args.models]
-    datamodule = datamodule_for(config, variant, args.seed, image_size_of(runs[0], config))
+    datamodule = datamodule_for(config, variant, args.seed, config.image_size_of(runs[0].model))
     datamodule.setup()
     batches = list(datamodule.test_dataloader())
     image = torch.cat([batch.image for batch in batches])

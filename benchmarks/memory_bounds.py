@@ -4,10 +4,12 @@ MURA-layout trees of growing size are made from a pool of synthetic films (hard 
 costs no disk), then each stage runs in a fresh process whose peak resident memory is read from the kernel:
 
 - ``preprocess``: the datamodule's set-up with the full offline preprocessing (split, cache build, crop index);
-- ``predict``: ``predict_folder`` with a small CAE over the tree (overlays, thumbnails, CSVs, HTML report).
+- ``predict``: ``predict_folder`` with a small CAE over the tree (overlays, thumbnails, CSVs, HTML report);
+- ``predict large``: the same over a folder of films far above any model's size (``--large-side`` pixels on the
+  longest side, upscaled from four pool films), which the predictor reduces on reading.
 
 Usage:
-    python benchmarks/memory_bounds.py --preprocess 2500 10000 40005 --predict 1000 4000 16000
+    python benchmarks/memory_bounds.py --preprocess 2500 10000 40005 --predict 1000 4000 16000 --large 100
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import pandas as pd
 
 from xray_anomalib.data.mura import read_mura_index
@@ -70,6 +73,23 @@ def make_tree(pool: pd.DataFrame, root: Path, films: int) -> Path:
     return root
 
 
+def make_large_folder(pool: pd.DataFrame, folder: Path, films: int, side: int) -> Path:
+    """A folder of ``films`` films of ``side`` pixels on the longest side, hard-linked from four upscaled ones."""
+    if folder.exists():
+        return folder
+    folder.mkdir(parents=True)
+    sources = []
+    for index, path in enumerate(pool["image_path"].iloc[:4]):
+        film = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        scale = side / max(film.shape[:2])
+        large = cv2.resize(film, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        sources.append(folder / f"source{index}.png")
+        cv2.imwrite(str(sources[-1]), large)
+    for index in range(films - len(sources)):
+        os.link(sources[index % len(sources)], folder / f"film{index:04d}.png")
+    return folder
+
+
 def run(script: str, *args: str) -> tuple[dict | str, float]:
     """Run a script in a fresh interpreter; return its last output line (parsed when JSON) and its seconds."""
     start = time.perf_counter()
@@ -82,8 +102,10 @@ def run(script: str, *args: str) -> tuple[dict | str, float]:
 def main() -> None:
     """Measure and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preprocess", type=int, nargs="+", default=[2500, 10000, 40005])
-    parser.add_argument("--predict", type=int, nargs="+", default=[1000, 4000, 16000])
+    parser.add_argument("--preprocess", type=int, nargs="*", default=[2500, 10000, 40005])
+    parser.add_argument("--predict", type=int, nargs="*", default=[1000, 4000, 16000])
+    parser.add_argument("--large", type=int, nargs="*", default=[100], help="Films in the large-film folders.")
+    parser.add_argument("--large-side", type=int, default=6000, help="Longest side of the large films.")
     parser.add_argument("--work", type=Path, default=Path("results/memory_bounds"))
     args = parser.parse_args()
     pool_root = write_synthetic_mura(args.work / "pool" / "MURA-v1.1", n_patients=240, seed=0, longest_side=128)
@@ -101,6 +123,14 @@ def main() -> None:
                 {"stage": stage, "films": films, "peak_rss_mb": round(result["peak_mb"]), "seconds": round(seconds)}
             )
             print(rows[-1], flush=True)
+    for films in args.large:
+        folder = make_large_folder(pool, args.work / f"large{films}x{args.large_side}", films, args.large_side)
+        result, seconds = run(PREDICT, run_folder, str(folder), str(args.work / f"out_large{films}"))
+        stage = f"predict {args.large_side} px films"
+        rows.append(
+            {"stage": stage, "films": films, "peak_rss_mb": round(result["peak_mb"]), "seconds": round(seconds)}
+        )
+        print(rows[-1], flush=True)
     print(pd.DataFrame(rows).to_markdown(index=False))
 
 

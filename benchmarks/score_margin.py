@@ -29,7 +29,6 @@ from xray_anomalib.benchmark.runner import (
     checkpoint_of,
     datamodule_for,
     grid,
-    image_size_of,
     recorded_result,
 )
 from xray_anomalib.models.components.error_maps import Score, image_score, inner_mask
@@ -41,7 +40,7 @@ def squared_errors(run: Run, config: BenchmarkConfig) -> dict[str, tuple[torch.T
     checkpoint = checkpoint_of(run, config)
     module = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint, map_location="cpu").eval()
     module.model.mask_margin = 0
-    datamodule = datamodule_for(config, run.variant, run.seed, image_size_of(run, config))
+    datamodule = datamodule_for(config, run.variant, run.seed, config.image_size_of(run.model))
     datamodule.prepare_data()
     datamodule.setup()
     splits = {}

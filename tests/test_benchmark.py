@@ -77,11 +77,34 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
         ({"data": {"seed": 3}}, "must not set"),
         ({"models": [{"name": "cae"}, {"name": "cae"}]}, "unique"),
         ({"models": [{"name": "cae"}, {"name": "ensemble", "init_args": {"members": ["cae", "vae"]}}]}, "members"),
+        ({"seeds": "abc"}, r"seeds: expected list\[int\], got 'abc'"),
+        ({"output": 123}, "output: expected Path, got 123"),
+        ({"models": [{"name": "cae", "max_epochs": "five"}]}, r"models\[0\]\.max_epochs: expected int, got 'five'"),
+        ({"models": [{"name": "caee"}]}, r"models\[0\]\.name: Unknown model 'caee'; registered models: .*cae"),
+        ({"models": [{"name": "cae", "init_args": {"chanels": [8]}}]}, r"Cae takes no argument 'chanels'; .*channels"),
+        ({"models": [{"name": "cae", "init_args": {"lr": "fast"}}]}, r"init_args\.lr: expected float, got 'fast'"),
+        ({"data": {"root": None, "image_size": "big"}}, r"data\.image_size: expected int, got 'big'"),
+        ({"data": {"class_path": "xray_anomalib.data.Nope"}}, r"data\.class_path: cannot import"),
+        ({"variants": [{"variant": "raw", "equalize": "maybe"}]}, r"variants\[0\]\.equalize: expected bool"),
     ],
 )
 def test_config_errors_name_the_problem(tmp_path: Path, changes: dict, message: str) -> None:
-    with pytest.raises(BenchmarkConfigError, match=message):
+    with pytest.raises(BenchmarkConfigError, match=message) as error:
         BenchmarkConfig.from_yaml(_config(tmp_path, **changes))
+    assert "\n" not in str(error.value)
+    assert str(error.value).startswith(str(tmp_path / "benchmark.yaml"))
+
+
+def test_config_yaml_syntax_and_folder_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nmodels: [\n  - a: b\n")
+    assert main(["benchmark", "--config", str(broken)]) == 2
+    assert main(["benchmark", "--config", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == f"xray-anomalib benchmark: error: {broken}: not valid YAML at line 3, column 3 " + (
+        "(expected the node content, but found '-')."
+    )
+    assert lines[1].endswith(f"{tmp_path} is a folder; expected a YAML file such as configs/benchmark/quick.yaml.")
 
 
 def test_missing_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

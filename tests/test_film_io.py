@@ -92,3 +92,13 @@ def test_truncated_png(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FilmReadError, match="no such file"):
         read_film(tmp_path / "nope.png")
+
+
+def test_a_film_above_max_side_is_reduced_by_area_before_conversion(tmp_path: Path) -> None:
+    film = np.zeros((400, 300), np.uint16)
+    film[:, 150:] = 65535  # left half dark, right half bright
+    cv2.imwrite(str(tmp_path / "large.png"), film)
+    read = read_film(tmp_path / "large.png", max_side=100)
+    assert read.pixels.shape == (100, 75) and read.scale == 0.25 and read.bit_depth == 16
+    assert read.pixels[:, :37].max() == 0 and read.pixels[:, 38:].min() == 1  # averaged in blocks, range kept
+    assert read_film(tmp_path / "large.png", max_side=400).scale == 1

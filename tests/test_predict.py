@@ -308,3 +308,25 @@ def test_predict_opens_no_network_connection_and_writes_nothing_home(
     assert (tmp_path / "out" / "report.html").is_file()
     assert not log.exists(), log.read_text()
     assert not (home / "intel").exists(), sorted(path.name for path in (home / "intel").iterdir())
+
+
+@pytest.mark.slow
+def test_a_film_above_the_size_limit_is_reduced_on_reading(
+    trained_run: Path, film_folder: Path, tmp_path: Path
+) -> None:
+    """A 4x upscaled film is read at the limit: it scores as the film did, its peak given in the file's pixels."""
+    film = cv2.imread(str(film_folder / "negative" / "image1.png"), cv2.IMREAD_GRAYSCALE)
+    large = cv2.resize(film, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(tmp_path / "large.png"), large)
+    limit = max(film.shape)
+    predictor = Predictor(trained_run, backend="torch", max_film_side=limit)
+    reduced, original = (
+        predictor.predict(tmp_path / "large.png"),
+        predictor.predict(film_folder / "negative/image1.png"),
+    )
+    assert reduced.ok and reduced.film is not None and reduced.peak is not None
+    assert max(reduced.film.shape) == limit and reduced.scale == pytest.approx(0.25)
+    assert reduced.score == pytest.approx(original.score, abs=0.02)
+    assert reduced.stored_peak == (round(reduced.peak[0] * 4), round(reduced.peak[1] * 4))
+    whole = Predictor(trained_run, backend="torch", max_film_side=None).predict(tmp_path / "large.png")
+    assert whole.film is not None and whole.film.shape == large.shape and whole.scale == 1

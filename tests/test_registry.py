@@ -1,11 +1,14 @@
+import inspect
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from xray_anomalib_plugins.cae import Cae
 
 from xray_anomalib.cli import main
 from xray_anomalib.registry import UnknownModelError, build_model, get_model_spec, list_models
+from xray_anomalib.utils.class_path import class_docstring
 
 
 def test_plugins_and_baselines_listed() -> None:
@@ -48,3 +51,15 @@ def test_third_party_distribution_is_picked_up(
     assert main(["models"]) == 0
     assert "tiny_ae" in capsys.readouterr().out
     sys.modules.pop("acme_xray", None)
+
+
+def test_summaries_are_read_from_source_as_importing_would_give() -> None:
+    for spec in list_models():
+        doc = (spec.load().__doc__ or "").strip().splitlines()
+        assert spec.summary == doc[0], spec.name
+
+
+def test_class_docstring_follows_reexports_and_misses_cleanly() -> None:
+    assert class_docstring("xray_anomalib_plugins.cae.Cae") == inspect.getdoc(Cae)
+    assert class_docstring("xray_anomalib_plugins.cae.NoSuchClass") is None
+    assert class_docstring("no_such_package.module.Class") is None

@@ -21,6 +21,7 @@ from xray_anomalib.data.split import (
     summarize_split,
     write_manifest,
 )
+from xray_anomalib.io.films import MAX_FILM_SIDE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,7 +135,13 @@ def _benchmark(args: Namespace) -> int:
 def _predict(args: Namespace) -> int:
     from xray_anomalib.deploy import Predictor, predict_folder
 
-    predictor = Predictor(args.model, backend=args.backend, device=args.device, export_dir=args.export_dir)
+    predictor = Predictor(
+        args.model,
+        backend=args.backend,
+        device=args.device,
+        export_dir=args.export_dir,
+        max_film_side=args.max_film_side or None,
+    )
     summary = predict_folder(predictor, args.input, args.output, aggregation=args.aggregation, workers=args.workers)
     rate = summary.films / summary.seconds if summary.seconds else 0.0
     print(
@@ -208,6 +215,12 @@ def build_parser() -> ArgumentParser:
     predict.add_argument("--device", default="CPU", help="OpenVINO device.")
     predict.add_argument("--workers", type=int, default=2, help="Threads reading and preprocessing films ahead.")
     predict.add_argument("--export-dir", type=Path, default=None, help="Where a checkpoint is exported if needed.")
+    predict.add_argument(
+        "--max-film-side",
+        type=int,
+        default=MAX_FILM_SIDE,
+        help="Films with a longer side are reduced to it on reading (bounds memory); 0 keeps every film as it is.",
+    )
     commands.add_subcommand("predict", predict)
     return parser
 

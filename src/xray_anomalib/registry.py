@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anomalib.models import AnomalibModule
+from xray_anomalib.utils.class_path import class_docstring, import_class
 
-from xray_anomalib.utils.class_path import import_class
+if TYPE_CHECKING:
+    from anomalib.models import AnomalibModule
 
 ENTRY_POINT_GROUP = "xray_anomalib.models"
 BASELINES = {
@@ -61,6 +62,8 @@ class ModelSpec:
 
     def load(self) -> type[AnomalibModule]:
         """Import and return the model class."""
+        from anomalib.models import AnomalibModule
+
         model_class = import_class(self.class_path)
         if not (isinstance(model_class, type) and issubclass(model_class, AnomalibModule)):
             msg = f"Model {self.name!r} ({self.class_path}, from {self.source}) is not an anomalib AnomalibModule."
@@ -69,8 +72,8 @@ class ModelSpec:
 
     @property
     def summary(self) -> str:
-        """First line of the model class's docstring."""
-        doc = self.load().__doc__ or ""
+        """First line of the model class's docstring, read from its source (imported only where that fails)."""
+        doc = class_docstring(self.class_path) or self.load().__doc__ or ""
         return doc.strip().splitlines()[0] if doc.strip() else ""
 
 

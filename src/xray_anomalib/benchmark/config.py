@@ -20,50 +20,98 @@ of the same variant and seed (their checkpoints), which the grid trains first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
 from xray_anomalib.film_pipeline import Variant
+from xray_anomalib.io.text import read_utf8
+from xray_anomalib.registry import UnknownModelError, get_model_spec
+from xray_anomalib.utils.arguments import ConfigValueError, check_class_arguments, checked_value
+from xray_anomalib.utils.class_path import import_class
 
 ENSEMBLE_MODEL = "ensemble"
 """Registry name of the model ensemble, whose ``members`` are labels of earlier models in a grid."""
+DEFAULT_DATAMODULE = "xray_anomalib.data.Mura"
+"""The datamodule of a grid whose ``data`` names no ``class_path``."""
+DEFAULT_IMAGE_SIZE = 256
+"""The input size of a grid whose ``data`` and model set none (the datamodules' default)."""
+GRID_DATA_ARGUMENTS = frozenset({"seed", "preprocessing", "film_transform"})
+"""Datamodule arguments the grid sets per run."""
 
 
 class BenchmarkConfigError(ValueError):
     """Raised when a benchmark config is missing a key, has an unknown one, or a wrong value."""
 
 
-def _check_members(model: ModelConfig, earlier: list[str], where: str) -> None:
+def _check_members(model: ModelConfig, earlier: list[str], key: str) -> None:
     """An ensemble's members must be two or more labels of models listed before it."""
-    if model.name != ENSEMBLE_MODEL:
-        return
     members = model.init_args.get("members")
     if not isinstance(members, list) or len(members) < 2 or not set(members) <= set(earlier):
         msg = (
-            f"{where}: an ensemble's init_args.members must list two or more labels of the models before it "
-            f"({earlier}); got {members!r}."
+            f"{key}.init_args.members: an ensemble's members must be two or more labels of the models before it "
+            f"({earlier}); got {members!r}"
         )
         raise BenchmarkConfigError(msg)
 
 
-def _build(cls: type, values: Any, where: str) -> Any:
-    """Instantiate a config dataclass from a mapping, naming unknown and missing keys."""
+def _build(cls: type, values: Any, key: str) -> Any:
+    """Instantiate a config dataclass from a mapping, each value checked against its field's type.
+
+    Fields holding lists of config dataclasses are only checked to be lists; the caller builds their items.
+    """
+    known = [item.name for item in fields(cls)]
     if not isinstance(values, dict):
-        msg = f"{where}: expected a mapping with keys {[item.name for item in fields(cls)]}, got {values!r}."
+        msg = f"{key}: expected a mapping with keys {known}, got {values!r}"
         raise BenchmarkConfigError(msg)
-    known = {item.name for item in fields(cls)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - set(known))
     if unknown:
-        msg = f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}."
+        msg = f"{key}: unknown key(s) {unknown}; known keys: {sorted(known)}"
         raise BenchmarkConfigError(msg)
+    hints = get_type_hints(cls)
+    checked = {}
+    for name, value in values.items():
+        item_type = get_args(hints[name])[0] if get_origin(hints[name]) is list else None
+        if is_dataclass(item_type):
+            checked[name] = checked_value(list, value, f"{key}.{name}".lstrip("."))
+        else:
+            checked[name] = checked_value(hints[name], value, f"{key}.{name}".lstrip("."))
     try:
-        return cls(**values)
+        return cls(**checked)
     except (TypeError, ValueError) as error:
-        msg = f"{where}: {error}"
+        msg = f"{key}: {error}"
         raise BenchmarkConfigError(msg) from error
+
+
+def _check_model(model: ModelConfig, image_size: int, earlier: list[str], key: str) -> None:
+    """The model is registered and takes its ``init_args`` (with the grid's ``image_size`` and ``seed``)."""
+    try:
+        model_class = get_model_spec(model.name).load()
+    except UnknownModelError as error:
+        msg = f"{key}.name: {error}"
+        raise BenchmarkConfigError(msg) from error
+    if model.name == ENSEMBLE_MODEL:
+        _check_members(model, earlier, key)
+    arguments = {"image_size": image_size, **model.init_args}
+    check_class_arguments(model_class, arguments, f"{key}.init_args", skip={"seed", "members"})
+
+
+def _check_data(data: dict[str, Any]) -> None:
+    """``data`` names a datamodule that takes its arguments; the grid's own arguments are not set."""
+    reserved = sorted(GRID_DATA_ARGUMENTS & set(data))
+    if reserved:
+        msg = f"data must not set {reserved}; the grid sets them per run"
+        raise BenchmarkConfigError(msg)
+    arguments = dict(data)
+    class_path = checked_value(str, arguments.pop("class_path", DEFAULT_DATAMODULE), "data.class_path")
+    try:
+        datamodule_class = import_class(class_path)
+    except (ImportError, AttributeError, ValueError) as error:
+        msg = f"data.class_path: cannot import {class_path!r} ({error})"
+        raise BenchmarkConfigError(msg) from error
+    check_class_arguments(datamodule_class, arguments, "data", skip=GRID_DATA_ARGUMENTS)
 
 
 @dataclass(frozen=True)
@@ -137,28 +185,50 @@ class BenchmarkConfig:
     models: list[ModelConfig]
     seeds: list[int] = field(default_factory=lambda: [0])
 
+    def image_size_of(self, model: ModelConfig) -> int:
+        """A model's input size: its own, else the data's, else the datamodules' default."""
+        return model.image_size or self.data.get("image_size", DEFAULT_IMAGE_SIZE)
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> BenchmarkConfig:
-        """Read and check a benchmark YAML file."""
+        """Read a benchmark YAML file and check all of it before any run: keys, types, models and their arguments.
+
+        Raises:
+            BenchmarkConfigError: One line naming the file, the key and the problem.
+        """
         path = Path(path)
+        if path.is_dir():
+            msg = f"Benchmark config {path} is a folder; expected a YAML file such as configs/benchmark/quick.yaml."
+            raise BenchmarkConfigError(msg)
         if not path.is_file():
             msg = f"Benchmark config not found: {path}."
             raise BenchmarkConfigError(msg)
-        raw = yaml.safe_load(path.read_text()) or {}
-        config = _build(cls, raw, str(path))
-        reserved = sorted({"seed", "preprocessing", "film_transform"} & set(config.data))
-        if reserved:
-            msg = f"{path}: data must not set {reserved}; the grid sets them per run."
-            raise BenchmarkConfigError(msg)
-        variants = [_build(VariantConfig, item, f"{path}: variants[{i}]") for i, item in enumerate(config.variants)]
-        models = [_build(ModelConfig, item, f"{path}: models[{i}]") for i, item in enumerate(config.models)]
+        try:
+            raw = yaml.safe_load(read_utf8(path)) or {}
+            return cls._checked(raw)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            msg = f"{path}: not valid YAML{where} ({getattr(error, 'problem', None) or error})."
+            raise BenchmarkConfigError(msg) from error
+        except (BenchmarkConfigError, ConfigValueError) as error:
+            msg = f"{path}: {str(error).rstrip('.')}."
+            raise BenchmarkConfigError(msg) from error
+
+    @classmethod
+    def _checked(cls, raw: Any) -> BenchmarkConfig:
+        """The config of a parsed YAML mapping, every key checked."""
+        config = _build(cls, raw, "")
+        variants = [_build(VariantConfig, item, f"variants[{i}]") for i, item in enumerate(config.variants)]
+        models = [_build(ModelConfig, item, f"models[{i}]") for i, item in enumerate(config.models)]
         if not variants or not models or not config.seeds:
-            msg = f"{path}: variants, models and seeds must each list at least one entry."
+            msg = "variants, models and seeds must each list at least one entry"
             raise BenchmarkConfigError(msg)
         labels = [model.display for model in models]
         if len(set(labels)) != len(labels):
-            msg = f"{path}: model labels must be unique; got {labels} (set label: to tell entries apart)."
+            msg = f"model labels must be unique; got {labels} (set label: to tell entries apart)"
             raise BenchmarkConfigError(msg)
+        _check_data(config.data)
         for index, model in enumerate(models):
-            _check_members(model, labels[:index], f"{path}: models[{index}]")
+            _check_model(model, config.image_size_of(model), labels[:index], f"models[{index}]")
         return cls(config.name, Path(config.output), dict(config.data), variants, models, list(config.seeds))

@@ -23,7 +23,13 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from xray_anomalib.benchmark.config import ENSEMBLE_MODEL, BenchmarkConfig, ModelConfig, VariantConfig
+from xray_anomalib.benchmark.config import (
+    DEFAULT_DATAMODULE,
+    ENSEMBLE_MODEL,
+    BenchmarkConfig,
+    ModelConfig,
+    VariantConfig,
+)
 from xray_anomalib.benchmark.evaluation import score_names, score_test_films, validation_image_aurocs
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.data.transforms import HistogramEqualization
@@ -35,7 +41,6 @@ from xray_anomalib.utils.class_path import import_class
 logger = logging.getLogger(__name__)
 RESULT_NAME = "result.json"
 FILMS_NAME = "films.csv"
-DEFAULT_DATAMODULE = "xray_anomalib.data.Mura"
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,6 @@ class Run:
 def grid(config: BenchmarkConfig) -> list[Run]:
     """Every run of the grid, seed by seed (so that early results already cover every model)."""
     return [Run(m, v, s) for s in config.seeds for v in config.variants for m in config.models]
-
-
-def image_size_of(run: Run, config: BenchmarkConfig) -> int:
-    """The run's input size: the model's own, else the data's (else the datamodule's default, 256)."""
-    return run.model.image_size or config.data.get("image_size", 256)
 
 
 def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, image_size: int) -> XrayDataModule:
@@ -117,7 +117,7 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     its members' (what the ensemble costs from scratch).
     """
     seed_everything(run.seed)
-    image_size = image_size_of(run, config)
+    image_size = config.image_size_of(run.model)
     datamodule = datamodule_for(config, run.variant, run.seed, image_size)
     seeded = {"seed": run.seed} if "seed" in inspect.signature(get_model_spec(run.model.name).load()).parameters else {}
     members, members_seconds = member_checkpoints(run, config)

@@ -90,7 +90,7 @@ def predict_folder(
             writer,
             lambda pair: _write_film(*pair, output, threshold),
             zip(films, predictions, strict=True),
-            window=2 * workers + 1,
+            window=workers + 1,
         )
         for row, timings in written:
             rows.append(row)
@@ -159,8 +159,8 @@ def _write_film(
     row = _row(item, prediction.status, prediction.message)
     if prediction.ok:
         row.score, row.label, row.n_hands = prediction.score, prediction.label, prediction.n_hands
-        if prediction.peak is not None:  # a flat heatmap has no peak to point at
-            row.peak_x, row.peak_y = prediction.peak
+        if prediction.stored_peak is not None:  # a flat heatmap has no peak to point at
+            row.peak_x, row.peak_y = prediction.stored_peak
     try:
         _write_outputs(row, prediction, output, output_stem(item.name), threshold)
     except (OSError, RuntimeError, cv2.error) as error:

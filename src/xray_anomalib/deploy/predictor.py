@@ -22,7 +22,7 @@ from xray_anomalib.deploy.backends import ModelRunner, load_runner
 from xray_anomalib.deploy.streaming import ordered_map
 from xray_anomalib.film_pipeline.cache import as_read_from_cache
 from xray_anomalib.film_pipeline.pipeline import FilmRecord, HandCrop
-from xray_anomalib.io.films import FilmReadError, read_film
+from xray_anomalib.io.films import MAX_FILM_SIDE, FilmReadError, read_film
 from xray_anomalib.models.components.deployment import DeploymentSettings
 
 
@@ -46,9 +46,11 @@ class FilmPrediction:
         score: Normalised film score (the highest of its hands); ``None`` unless ``ok``.
         label: Whether the score is above the model's threshold.
         n_hands: Hand crops scored.
-        film: The film as read (``H x W`` float in ``[0, 1]``).
+        film: The film as read (``H x W`` float in ``[0, 1]``), reduced when larger than the predictor's
+            ``max_film_side``.
         anomaly_map: The normalised heatmap on the film's own geometry (``H x W``), 0 outside the hands.
-        peak: ``(x, y)`` of the heatmap's highest point on the film; ``None`` when the map is flat.
+        peak: ``(x, y)`` of the heatmap's highest point on ``film``; ``None`` when the map is flat.
+        scale: ``film`` is the stored film resized by this factor (1 unless it was reduced on reading).
         timings: Seconds spent per stage.
     """
 
@@ -61,12 +63,21 @@ class FilmPrediction:
     film: np.ndarray | None = None
     anomaly_map: np.ndarray | None = None
     peak: tuple[int, int] | None = None
+    scale: float = 1.0
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """Whether the film was scored."""
         return self.status == FilmStatus.OK
+
+    @property
+    def stored_peak(self) -> tuple[int, int] | None:
+        """The peak in the stored film's pixels, where a reduced film's ``peak`` is in the reduced ones."""
+        if self.peak is None:
+            return None
+        peak_x, peak_y = self.peak
+        return round(peak_x / self.scale), round(peak_y / self.scale)
 
 
 @dataclass
@@ -75,6 +86,7 @@ class PreparedFilm:
 
     path: str
     film: np.ndarray
+    scale: float
     crops: list[HandCrop]
     record: FilmRecord
     images: np.ndarray
@@ -93,6 +105,10 @@ class Predictor:
         device: OpenVINO device.
         settings: The deployment settings, only with a runner as ``model``.
         export_dir: Where a checkpoint is exported for the OpenVINO backend when it has no export yet.
+        max_film_side: Films whose longest side is larger are reduced to it on reading, which bounds the memory a
+            film in flight takes (a 6000 x 6000 film would hold over 400 MB with its heatmap and overlay); the
+            model sees crops of at most ``image_size``, so its scores hardly change. ``None`` keeps every film
+            as it is.
     """
 
     def __init__(
@@ -102,6 +118,7 @@ class Predictor:
         device: str = "CPU",
         settings: DeploymentSettings | None = None,
         export_dir: str | Path | None = None,
+        max_film_side: int | None = MAX_FILM_SIDE,
     ) -> None:
         if isinstance(model, str | Path):
             self.runner, self.settings = load_runner(model, backend, device, export_dir)
@@ -110,6 +127,7 @@ class Predictor:
             raise ValueError(msg)
         else:
             self.runner, self.settings = model, settings
+        self.max_film_side = max_film_side
         self.pipeline = self.settings.pipeline()
         self.model_input = ModelInput(self.settings.image_size, self.settings.build_film_transform())
 
@@ -119,7 +137,7 @@ class Predictor:
         return prepared if isinstance(prepared, FilmPrediction) else self.infer(prepared)
 
     def predict_many(
-        self, paths: Iterable[str | Path], workers: int = 2, prefetch: int = 4
+        self, paths: Iterable[str | Path], workers: int = 2, prefetch: int = 2
     ) -> Iterator[FilmPrediction]:
         """Score films in order, reading and preprocessing ahead in threads while the model runs.
 
@@ -135,28 +153,31 @@ class Predictor:
         try:
             return self.infer(prepared)
         except (RuntimeError, ValueError) as error:  # reported per film; the run goes on
-            return FilmPrediction(prepared.path, FilmStatus.ERROR, f"inference failed: {error}", film=prepared.film)
+            message = f"inference failed: {error}"
+            return FilmPrediction(prepared.path, FilmStatus.ERROR, message, film=prepared.film, scale=prepared.scale)
 
     def prepare(self, path: str | Path) -> PreparedFilm | FilmPrediction:
         """Read and preprocess one film; a failed film comes back as its :class:`FilmPrediction`."""
         timings = {}
         start = time.perf_counter()
         try:
-            film = read_film(path).pixels
+            read = read_film(path, max_side=self.max_film_side)
         except FilmReadError as error:
             return FilmPrediction(str(path), FilmStatus.UNREADABLE, error.reason)
+        film, scale = read.pixels, read.scale
         timings["read"] = time.perf_counter() - start
         start = time.perf_counter()
         try:
             crops, record = self.pipeline(film)
         except (cv2.error, ValueError) as error:
-            return FilmPrediction(str(path), FilmStatus.ERROR, f"preprocessing failed: {error}", film=film)
+            message = f"preprocessing failed: {error}"
+            return FilmPrediction(str(path), FilmStatus.ERROR, message, film=film, scale=scale)
         if not record.hand_found:
             message = "preprocessing found no hand on this film; it is not scored"
-            return FilmPrediction(str(path), FilmStatus.NO_HAND, message, film=film)
+            return FilmPrediction(str(path), FilmStatus.NO_HAND, message, film=film, scale=scale)
         images, hand_masks = zip(*(self._model_input(crop) for crop in crops), strict=True)
         timings["preprocess"] = time.perf_counter() - start
-        return PreparedFilm(str(path), film, crops, record, np.stack(images), np.stack(hand_masks), timings)
+        return PreparedFilm(str(path), film, scale, crops, record, np.stack(images), np.stack(hand_masks), timings)
 
     def _model_input(self, crop: HandCrop) -> tuple[np.ndarray, np.ndarray]:
         """One crop as the model's ``3 x S x S`` input and ``1 x S x S`` hand mask, built as the dataset builds them.
@@ -188,6 +209,7 @@ class Predictor:
             film=prepared.film,
             anomaly_map=anomaly_map,
             peak=heatmap_peak(anomaly_map),
+            scale=prepared.scale,
             timings=timings,
         )
 

@@ -30,7 +30,11 @@ def printable(text: str) -> str:
 
 @dataclass
 class FilmRow:
-    """One line of ``films.csv``."""
+    """One line of ``films.csv``.
+
+    ``peak_x`` and ``peak_y`` are in the film file's own pixels (empty when the heatmap is flat); the overlay of a
+    film larger than the predictor's ``max_film_side`` shows it reduced to that side.
+    """
 
     study: str
     film: str

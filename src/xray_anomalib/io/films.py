@@ -27,6 +27,8 @@ FILM_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", *DICOM_SUFFIXES)
 """File suffixes of the films we read (lower case); DICOM files are also recognised by their preamble."""
 MAX_FILM_PIXELS = 2**26  # 8192 x 8192: larger "films" are refused before decoding (decompression bombs)
 MAX_FILM_BYTES = 2**29  # 512 MiB, four times an uncompressed 8192 x 8192 16-bit film: larger files are not read
+MAX_FILM_SIDE = 2048
+"""Longest side a film keeps when it is read for prediction (larger ones are reduced; training reads them whole)."""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -48,12 +50,14 @@ class Film:
         bit_depth: Significant bits of the stored values (8, 10, 12, 16, ...).
         source_channels: Channels in the file (1, 3 or 4); colour films are converted to gray.
         inverted_by_header: True when a DICOM MONOCHROME1 film was inverted on reading.
+        scale: ``pixels`` are the stored film resized by this factor (below 1 when reduced on reading).
     """
 
     pixels: np.ndarray
     bit_depth: int
     source_channels: int
     inverted_by_header: bool = False
+    scale: float = 1.0
 
 
 def file_signature(path: str | Path) -> list[int]:
@@ -66,11 +70,13 @@ def file_signature(path: str | Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def read_film(path: str | Path) -> Film:
+def read_film(path: str | Path, max_side: int | None = None) -> Film:
     """Read a film as ``H x W`` float32 in ``[0, 1]``.
 
     Args:
         path: PNG, JPEG, TIFF or DICOM file.
+        max_side: Reduce a film whose longest side is larger to this side (area averaging) as soon as it is
+            decoded, before it is converted to float: a 6000 x 6000 film then holds 16 MB instead of 144 MB.
 
     Returns:
         The film and what was learned about its encoding.
@@ -91,7 +97,7 @@ def read_film(path: str | Path) -> Film:
         msg = f"the file holds {size} bytes, more than any film ({MAX_FILM_BYTES} at most); not read"
         raise FilmReadError(path, msg)
     data = path.read_bytes()  # read once: format sniffing, sBIT and decoding all use these bytes
-    film = _read_dicom(path, data) if _is_dicom(path, data) else _read_raster(path, data)
+    film = _read_dicom(path, data, max_side) if _is_dicom(path, data) else _read_raster(path, data, max_side)
     if film.pixels.size == 0 or not np.isfinite(film.pixels).all():
         raise FilmReadError(path, "the decoded film is empty or holds non-finite values")
     return film
@@ -101,7 +107,17 @@ def _is_dicom(path: Path, data: bytes) -> bool:
     return path.suffix.lower() in DICOM_SUFFIXES or data[128:132] == b"DICM"
 
 
-def _read_raster(path: Path, data: bytes) -> Film:
+def _reduced(pixels: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """``pixels`` resized by area averaging so that the longest side is at most ``max_side``, and the factor."""
+    longest = max(pixels.shape[:2])
+    if max_side is None or longest <= max_side:
+        return pixels, 1.0
+    scale = max_side / longest
+    height, width = (max(1, round(side * scale)) for side in pixels.shape[:2])
+    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA), scale
+
+
+def _read_raster(path: Path, data: bytes, max_side: int | None) -> Film:
     _check_header_size(path, data)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
@@ -120,8 +136,10 @@ def _read_raster(path: Path, data: bytes) -> Film:
     else:
         raise FilmReadError(path, f"unsupported pixel type {gray.dtype}; expected 8- or 16-bit integers")
     _check_truncation(path, buffer)
+    del pixels  # a colour film's three channels are freed before the gray one is resized
+    gray, scale = _reduced(gray, max_side)
     scaled = np.clip(gray.astype(np.float32) / float(2**bit_depth - 1), 0.0, 1.0)
-    return Film(pixels=scaled, bit_depth=bit_depth, source_channels=channels)
+    return Film(pixels=scaled, bit_depth=bit_depth, source_channels=channels, scale=scale)
 
 
 def _check_size(path: Path, width: int, height: int, stage: str = "not decoded") -> None:
@@ -187,7 +205,7 @@ def _check_truncation(path: Path, buffer: np.ndarray) -> None:
         raise FilmReadError(path, "the JPEG is truncated (no end-of-image marker)")
 
 
-def _read_dicom(path: Path, data: bytes) -> Film:
+def _read_dicom(path: Path, data: bytes, max_side: int | None) -> Film:
     import pydicom
     from pydicom.pixels import apply_modality_lut
 
@@ -213,4 +231,5 @@ def _read_dicom(path: Path, data: bytes) -> Film:
     inverted = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper() == "MONOCHROME1"
     if inverted:
         scaled = 1.0 - scaled
-    return Film(pixels=scaled, bit_depth=bits, source_channels=1, inverted_by_header=inverted)
+    scaled, scale = _reduced(scaled, max_side)  # after the modality LUT, which may not be linear
+    return Film(pixels=scaled, bit_depth=bits, source_channels=1, inverted_by_header=inverted, scale=scale)
