@@ -175,3 +175,39 @@ def test_blendseg_config_trains_and_prints_its_maps_metrics(synthetic_root: Path
     (checkpoint,) = (tmp_path / "results").rglob("model.ckpt")
     hyperparameters = torch.load(checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
     assert hyperparameters["channels"] == [8, 16] and hyperparameters["patch_size"] == [0.06, 0.3]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("traceback", [False, True])
+def test_our_errors_reach_the_user_alone(tmp_path: Path, traceback: bool) -> None:
+    """A wrong MURA root through ``anomalib train`` is one line, not last under some 170 lines of traceback."""
+    environment = {**os.environ, "XRAY_ANOMALIB_TRACEBACK": "1" if traceback else "0"}
+    args = ["train", "--config", str(REPO / "configs" / "cae.yaml"), "--data.init_args.root", str(tmp_path / "no")]
+    result = subprocess.run([ANOMALIB, *args], cwd=tmp_path, capture_output=True, text=True, env=environment)
+    assert result.returncode == 1
+    message = f"MURA root {tmp_path / 'no'} does not exist or is not a folder."
+    lines = result.stderr.strip().splitlines()
+    if traceback:
+        assert "Traceback" in result.stderr and "anomalib: error:" not in result.stderr  # rich's, as before
+    else:
+        assert "Traceback" not in result.stderr
+        assert lines[-2:] == [
+            f"anomalib: error: {message}",
+            "(raised by xray-anomalib; XRAY_ANOMALIB_TRACEBACK=1 shows the traceback)",
+        ]
+
+
+@pytest.mark.slow
+def test_the_threshold_overlay_sets_the_policy_and_test_prints_operating_points(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    configs = ["--config", str(REPO / "configs" / "cae.yaml")]
+    configs += ["--config", str(REPO / "configs" / "overlays" / "threshold_specificity95.yaml")]
+    data = ["--data.init_args.root", str(synthetic_root), *TINY]
+    output = _anomalib("train", *configs, "--trainer.max_epochs", "1", *data, cwd=tmp_path)
+    printed = _printed_metrics(output)
+    for name in ("sensitivity_at_90_specificity", "sensitivity_at_95_specificity", "specificity_at_95_sensitivity"):
+        assert 0.0 <= printed[f"image_{name}"] <= 1.0, (name, printed)
+    checkpoint = next((tmp_path / "results" / "Cae").glob("*/*/v0/weights/lightning/model.ckpt"))
+    settings = torch.load(checkpoint, weights_only=False)["xray_deployment"]
+    assert settings["threshold_policy"] == "specificity >= 0.95 on the validation films"

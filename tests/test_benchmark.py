@@ -109,7 +109,7 @@ def test_config_yaml_syntax_and_folder_are_one_line_errors(tmp_path: Path, capsy
 
 def test_missing_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["benchmark", "--config", str(tmp_path / "nope.yaml")]) == 2
-    assert "Benchmark config not found" in capsys.readouterr().err
+    assert f"error: Config not found: {tmp_path / 'nope.yaml'}." in capsys.readouterr().err
 
 
 def test_report_before_any_run_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

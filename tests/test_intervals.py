@@ -1,8 +1,10 @@
-"""Bootstrap intervals of AUROCs over test films, and paired comparisons of two models on the same films."""
+"""Bootstrap intervals of AUROCs and operating points over test films, and paired comparisons of two models."""
 
 import numpy as np
+import pytest
+from sklearn.metrics import roc_curve
 
-from xray_anomalib.benchmark.intervals import auroc_interval, paired_difference
+from xray_anomalib.benchmark.intervals import auroc_interval, operating_point_interval, paired_difference
 
 
 def _films(n: int, separation: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -27,3 +29,17 @@ def test_a_paired_comparison_sees_a_real_difference_and_none_where_there_is_none
     assert better.value > 0 and better.low > 0 and better.p_not_above < 0.05
     same = paired_difference(labels, strong, strong, replicates=200)
     assert (same.value, same.low, same.high, same.p_not_above) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_operating_points_are_the_best_roc_points_and_carry_intervals() -> None:
+    labels, scores = _films(200, 1.5, seed=2)
+    scores = np.round(scores, 1)  # ties, as real scores have
+    false_positive, true_positive, _ = roc_curve(labels, scores, drop_intermediate=False)
+    for target in (0.9, 0.95):
+        sensitivity = operating_point_interval(labels, scores, "sensitivity", target, replicates=300)
+        assert sensitivity.value == pytest.approx(true_positive[1 - false_positive >= target].max())
+        assert sensitivity.low <= sensitivity.value <= sensitivity.high
+    specificity = operating_point_interval(labels, scores, "specificity", 0.95, replicates=300)
+    assert specificity.value == pytest.approx((1 - false_positive[true_positive >= 0.95]).max())
+    perfect = operating_point_interval(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]), "sensitivity", 0.95)
+    assert (perfect.value, perfect.low) == (1.0, 1.0)

@@ -21,6 +21,7 @@ LAYERS = {
     "data": 3,
     "metrics": 3,
     "callbacks": 3,
+    "post_processing": 3,
     "visualization": 3,
     "models": 4,
     "registry": 5,

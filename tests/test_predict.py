@@ -330,3 +330,22 @@ def test_a_film_above_the_size_limit_is_reduced_on_reading(
     assert reduced.stored_peak == (round(reduced.peak[0] * 4), round(reduced.peak[1] * 4))
     whole = Predictor(trained_run, backend="torch", max_film_side=None).predict(tmp_path / "large.png")
     assert whole.film is not None and whole.film.shape == large.shape and whole.scale == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--output", "{file}"], "Output {file} is a file; expected a folder for the report"),
+        (["--device", "GPU.9"], "OpenVINO device 'GPU.9' is not available on this machine; available: CPU"),
+    ],
+)
+def test_wrong_output_and_device_are_one_line(
+    trained_run: Path, film_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture, options: list, expected: str
+) -> None:
+    file = tmp_path / "report.txt"
+    file.write_text("a file")
+    argv = ["predict", "--model", str(trained_run), "--input", str(film_folder / "negative")]
+    assert main(argv + [option.format(file=file) for option in options]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and expected.format(file=file) in lines[0]

@@ -6,11 +6,13 @@ Training, testing and export go through ``anomalib train|test|export --config co
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from jsonargparse import ArgumentParser, Namespace
+from jsonargparse.typing import NonNegativeInt, PositiveInt
 
 from xray_anomalib.data.mura import MuraLayoutError, read_mura_index
 from xray_anomalib.data.split import (
@@ -22,9 +24,16 @@ from xray_anomalib.data.split import (
     write_manifest,
 )
 from xray_anomalib.io.films import MAX_FILM_SIDE
+from xray_anomalib.io.text import read_yaml
 
 if TYPE_CHECKING:
     import pandas as pd
+
+IMPORT_NOISE = (
+    "Importing from timm.models.layers is deprecated",
+    "The anomalib.models.components.dinov2 package is deprecated",
+)
+"""Deprecation warnings anomalib 2.7 raises on its own imports (nothing a user can act on); the CLI hides them."""
 
 
 def _split(args: Namespace) -> None:
@@ -69,12 +78,12 @@ def _paint(args: Namespace) -> None:
 
 
 def _preprocess(args: Namespace) -> None:
-    import yaml
     from anomalib.data import AnomalibDataModule
 
     from xray_anomalib.data import XrayDataModule
 
-    section = (yaml.safe_load(Path(args.config).read_text()) or {}).get("data")
+    config = read_yaml(args.config, example="configs/cae.yaml")
+    section = config.get("data") if isinstance(config, dict) else None
     if section is None:
         msg = f"{args.config} has no 'data' section; expected an anomalib config with data: {{class_path: ...}}."
         raise ValueError(msg)
@@ -172,9 +181,9 @@ def build_parser() -> ArgumentParser:
 
     synth = ArgumentParser(description="Write the synthetic MURA-like dataset (the embedded default).")
     synth.add_argument("root", type=Path)
-    synth.add_argument("--patients", type=int, default=240)
+    synth.add_argument("--patients", type=PositiveInt, default=240)
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--size", type=int, default=256, help="Longest side of the films in pixels.")
+    synth.add_argument("--size", type=PositiveInt, default=256, help="Longest side of the films in pixels.")
     synth.add_argument("--sheet", type=Path, default=None, help="Also save a contact sheet PNG here.")
     commands.add_subcommand("synth", synth)
 
@@ -194,7 +203,7 @@ def build_parser() -> ArgumentParser:
     sheet.add_argument("films", type=Path, nargs="+", help="Film files or folders of films.")
     sheet.add_argument("--out", type=Path, required=True)
     sheet.add_argument("--variant", choices=["raw", "cropped", "full"], default="full")
-    sheet.add_argument("--limit", type=int, default=24, help="At most this many films.")
+    sheet.add_argument("--limit", type=PositiveInt, default=24, help="At most this many films.")
     commands.add_subcommand("preprocess-sheet", sheet)
 
     commands.add_subcommand("models", ArgumentParser(description="List the registered models."))
@@ -213,11 +222,13 @@ def build_parser() -> ArgumentParser:
     predict.add_argument("--backend", choices=["openvino", "torch"], default="openvino")
     predict.add_argument("--aggregation", choices=["max", "mean"], default="max", help="Film scores -> study score.")
     predict.add_argument("--device", default="CPU", help="OpenVINO device.")
-    predict.add_argument("--workers", type=int, default=2, help="Threads reading and preprocessing films ahead.")
+    predict.add_argument(
+        "--workers", type=PositiveInt, default=2, help="Threads reading and preprocessing films ahead."
+    )
     predict.add_argument("--export-dir", type=Path, default=None, help="Where a checkpoint is exported if needed.")
     predict.add_argument(
         "--max-film-side",
-        type=int,
+        type=NonNegativeInt,
         default=MAX_FILM_SIDE,
         help="Films with a longer side are reduced to it on reading (bounds memory); 0 keeps every film as it is.",
     )
@@ -227,6 +238,8 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``xray-anomalib``; bad input ends with a one-line message and exit code 2."""
+    for message in IMPORT_NOISE:
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {
@@ -241,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         code = handlers[args.command](args[args.command])
-    except (FileNotFoundError, MuraLayoutError, SplitError, ValueError) as error:
+    except (OSError, MuraLayoutError, SplitError, ValueError) as error:
         print(f"xray-anomalib {args.command}: error: {error}", file=sys.stderr)
         return 2
     return code or 0

@@ -24,10 +24,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-import yaml
-
 from xray_anomalib.film_pipeline import Variant
-from xray_anomalib.io.text import read_utf8
+from xray_anomalib.io.text import read_yaml
 from xray_anomalib.registry import UnknownModelError, get_model_spec
 from xray_anomalib.utils.arguments import ConfigValueError, check_class_arguments, checked_value
 from xray_anomalib.utils.class_path import import_class
@@ -194,23 +192,13 @@ class BenchmarkConfig:
         """Read a benchmark YAML file and check all of it before any run: keys, types, models and their arguments.
 
         Raises:
+            ConfigFileError: When the file is missing, a folder or not valid YAML.
             BenchmarkConfigError: One line naming the file, the key and the problem.
         """
         path = Path(path)
-        if path.is_dir():
-            msg = f"Benchmark config {path} is a folder; expected a YAML file such as configs/benchmark/quick.yaml."
-            raise BenchmarkConfigError(msg)
-        if not path.is_file():
-            msg = f"Benchmark config not found: {path}."
-            raise BenchmarkConfigError(msg)
+        raw = read_yaml(path, example="configs/benchmark/quick.yaml")
         try:
-            raw = yaml.safe_load(read_utf8(path)) or {}
             return cls._checked(raw)
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            msg = f"{path}: not valid YAML{where} ({getattr(error, 'problem', None) or error})."
-            raise BenchmarkConfigError(msg) from error
         except (BenchmarkConfigError, ConfigValueError) as error:
             msg = f"{path}: {str(error).rstrip('.')}."
             raise BenchmarkConfigError(msg) from error

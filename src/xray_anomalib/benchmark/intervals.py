@@ -75,3 +75,39 @@ def paired_difference(
     low, high = np.quantile(differences, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     value = roc_auc_score(labels, scores) - roc_auc_score(labels, reference)
     return Interval(float(value), float(low), float(high), float((differences <= 0).mean()))
+
+
+def _rates_at(labels: np.ndarray, scores: np.ndarray, rate: str, target: float) -> np.ndarray:
+    """Per row, the best point of its ROC curve at a fixed rate, as torchmetrics defines it.
+
+    ``rate="sensitivity"``: the sensitivity at specificity ``>= target``; ``"specificity"``: the specificity at
+    sensitivity ``>= target``. A film is positive when its score reaches the threshold. The best sensitivity keeps
+    the lowest threshold above the ``ceil(target * N)``-th lowest normal score; the best specificity the highest
+    threshold at or below the ``ceil(target * P)``-th highest anomalous score.
+    """
+    positive = labels.astype(bool)
+    counts = np.where(rate == "sensitivity", (~positive).sum(axis=1), positive.sum(axis=1))
+    needed = np.ceil(target * counts - 1e-9).astype(int)[:, None]  # films the operating point must keep
+    if rate == "sensitivity":
+        normals = np.sort(np.where(positive, np.inf, scores), axis=1)
+        cut = np.take_along_axis(normals, needed - 1, axis=1)
+        return (positive & (scores > cut)).sum(axis=1) / positive.sum(axis=1)
+    anomalous = -np.sort(np.where(positive, -scores, np.inf), axis=1)  # highest first
+    cut = np.take_along_axis(anomalous, needed - 1, axis=1)
+    return (~positive & (scores < cut)).sum(axis=1) / (~positive).sum(axis=1)
+
+
+def operating_point_interval(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    rate: str,
+    target: float,
+    replicates: int = REPLICATES,
+    seed: int = 0,
+) -> Interval:
+    """An operating point (see :func:`_rates_at`) with its bootstrap interval over the films."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+    index = _replicates(labels, replicates, seed)
+    low, high = np.quantile(_rates_at(labels[index], scores[index], rate, target), [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    value = _rates_at(labels[None], scores[None], rate, target)[0]
+    return Interval(float(value), float(low), float(high))

@@ -9,8 +9,15 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
-from xray_anomalib.benchmark.intervals import LEVEL, REPLICATES, auroc_interval, paired_difference
+from xray_anomalib.benchmark.intervals import (
+    LEVEL,
+    REPLICATES,
+    auroc_interval,
+    operating_point_interval,
+    paired_difference,
+)
 from xray_anomalib.benchmark.runner import FILMS_NAME, grid
+from xray_anomalib.metrics.operating_points import SENSITIVITY_TARGETS, SPECIFICITY_TARGETS, percent
 from xray_anomalib.registry import BASELINES
 
 DETAILS = [
@@ -121,7 +128,8 @@ def scores_of_test_films(config: BenchmarkConfig) -> pd.DataFrame:
         films = pd.read_csv(films_path).set_index("film_path")
         for score in films.columns[2:]:
             entry = {"model": run.model.display, "name": run.model.name, "score": score, "variant": run.variant.label}
-            rows.append(entry | {"seed": run.seed, "films": films[["label", score]].rename(columns={score: "s"})})
+            scores = films[["study_id", "label", score]].rename(columns={score: "s"})
+            rows.append(entry | {"seed": run.seed, "films": scores})
     return pd.DataFrame(rows)
 
 
@@ -157,6 +165,41 @@ def intervals(scored: pd.DataFrame) -> str:
             lines.append(
                 f"| {row.model} | {row.score} | {variant} | {row.seed} | {interval} | {comparison} | {share} |"
             )
+    return "\n".join(lines)
+
+
+def operating_points(scored: pd.DataFrame) -> str:
+    """Each run's operating points, per film and per study (scored by its highest film), with bootstrap intervals.
+
+    Sensitivity at 90% and 95% specificity, specificity at 95% sensitivity.
+
+    Args:
+        scored: The runs' test scores (:func:`scores_of_test_films`).
+    """
+    if scored.empty:
+        return "No per-film scores."
+    points = [("sensitivity", target) for target in SPECIFICITY_TARGETS]
+    points += [("specificity", target) for target in SENSITIVITY_TARGETS]
+    names = [
+        f"sensitivity at {percent(t)}% specificity"
+        if rate == "sensitivity"
+        else f"specificity at {percent(t)}% sensitivity"
+        for rate, t in points
+    ]
+    lines = [
+        f"| model | score | variant | seed | level | {' | '.join(names)} |",
+        "|---|---|---|---|---|" + "---|" * len(points),
+    ]
+    for row in scored.itertuples():
+        studies = row.films.groupby("study_id").agg(label=("label", "max"), s=("s", "max"))
+        for level, table in (("film", row.films), ("study", studies)):
+            if table["label"].nunique() < 2:
+                continue
+            cells = [
+                str(operating_point_interval(table["label"], table["s"], rate, target, seed=row.seed))
+                for rate, target in points
+            ]
+            lines.append(f"| {row.model} | {row.score} | {row.variant} | {row.seed} | {level} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -199,6 +242,13 @@ def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig, scored: p
         "bootstrap draws the films once per replicate for both models of a comparison; the last column is the share "
         "of replicates in which the model's AUROC is not above the best baseline's (a one-sided bootstrap p-value).",
         intervals(scored),
+        "## Operating points",
+        "The best point of each run's ROC curve at a fixed specificity or sensitivity on its test films (a film "
+        "is flagged when its score reaches the threshold; a study is scored by its highest film), with "
+        f"{LEVEL:.0%} bootstrap intervals over the films or studies. These thresholds are read off the test films "
+        "themselves: they say what the score can do, not what a threshold fixed beforehand gives (for that, "
+        "`OperatingPointPostProcessor` fits it on the validation films).",
+        operating_points(scored),
         "![image AUROC](auroc_bars.png)",
         "![ROC curves](roc_curves.png)",
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -20,9 +20,14 @@ from anomalib.models import AnomalibModule
 from xray_anomalib.models.components.deployment import CHECKPOINT_KEY, DeploymentError, DeploymentSettings
 from xray_anomalib.utils.class_path import import_class
 
+if TYPE_CHECKING:
+    import openvino as ov
+
 BACKENDS = ("openvino", "torch")
 CHECKPOINT_IN_RUN = Path("weights/lightning/model.ckpt")
 EXPORT_IN_RUN = Path("weights/openvino/model.xml")
+VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+"""OpenVINO devices that pick or combine real ones; they are not in ``Core.available_devices``."""
 
 
 @dataclass
@@ -53,7 +58,12 @@ class OpenVinoRunner:
         import openvino as ov
 
         core = ov.Core()
-        model = core.read_model(str(xml))
+        _check_device(core, device)
+        try:
+            model = core.read_model(str(xml))
+        except RuntimeError as error:
+            msg = f"{xml} is not a readable OpenVINO model ({_last_line(error)}); export the model again."
+            raise DeploymentError(msg) from error
         shape = model.input(0).get_partial_shape()
         size = settings.image_size
         if shape[2].is_static and shape[3].is_static and (shape[2].get_length(), shape[3].get_length()) != (size, size):
@@ -65,7 +75,11 @@ class OpenVinoRunner:
         self.batch = shape[0].get_length() if shape[0].is_static else None
         self.takes_hand_mask = len(model.inputs) == 2  # film and hand mask
         config = {"INFERENCE_PRECISION_HINT": "f32"} if device.upper() == "CPU" else {}
-        self.model = core.compile_model(model, device, config)
+        try:
+            self.model = core.compile_model(model, device, config)
+        except RuntimeError as error:
+            msg = f"OpenVINO could not compile {xml} for device {device!r} ({_last_line(error)})."
+            raise DeploymentError(msg) from error
 
     def __call__(self, images: np.ndarray, hand_masks: np.ndarray) -> Scored:
         """Score films, one request per film when the graph has a static batch of one."""
@@ -146,7 +160,14 @@ def load_runner(
 
 def load_checkpoint(path: Path) -> tuple[AnomalibModule, DeploymentSettings]:
     """Rebuild a trained module from its checkpoint, with the deployment settings saved in it."""
-    data = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many kinds on a broken file (pickle, zip, EOF); each means the same
+        msg = f"{path} is not a readable checkpoint ({type(error).__name__}: {_last_line(error)})."
+        raise DeploymentError(msg) from error
+    if not isinstance(data, dict):
+        msg = f"{path} is not a Lightning checkpoint (it holds a {type(data).__name__}, not a mapping)."
+        raise DeploymentError(msg)
     if CHECKPOINT_KEY not in data:
         msg = (
             f"{path} holds no deployment settings: the preprocessing the model was trained with is unknown. "
@@ -155,6 +176,25 @@ def load_checkpoint(path: Path) -> tuple[AnomalibModule, DeploymentSettings]:
         raise DeploymentError(msg)
     settings = DeploymentSettings.from_dict(data[CHECKPOINT_KEY], source=str(path))
     return import_class(settings.model_class).load_from_checkpoint(path, map_location="cpu"), settings
+
+
+def _check_device(core: ov.Core, device: str) -> None:
+    """A plain device name (``CPU``, ``GPU``, ``GPU.1``) must be one OpenVINO finds on this machine.
+
+    Virtual devices (``AUTO``, ``MULTI:...``, ``HETERO:...``) are left for OpenVINO to resolve.
+    """
+    if ":" in device or device.upper() in VIRTUAL_DEVICES:
+        return
+    available = core.available_devices
+    if device.upper() not in available and device.upper().split(".")[0] not in available:
+        msg = f"OpenVINO device {device!r} is not available on this machine; available: {', '.join(available)}."
+        raise DeploymentError(msg)
+
+
+def _last_line(error: BaseException) -> str:
+    """The last non-empty line of an error's message (OpenVINO and torch put the reason there)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
 
 
 def _find_export(path: Path) -> Path | None:

@@ -78,6 +78,9 @@ def predict_folder(
     """
     start = time.perf_counter()
     output = Path(output)
+    if output.exists() and not output.is_dir():
+        msg = f"Output {output} is a file; expected a folder for the report (it is made when missing)."
+        raise NotADirectoryError(msg)
     films, skipped = find_inputs(source, exclude=output)
     output.mkdir(parents=True, exist_ok=True)
     stage_seconds: dict[str, float] = defaultdict(float)
@@ -124,7 +127,10 @@ def predict_folder(
             "preprocessing": preprocessing,
             "film transform": (settings.film_transform or {}).get("class_path", "none"),
             "input size": f"{settings.image_size} px",
-            "threshold": f"{settings.image_threshold:.3f} (normalised score; above it a film is anomalous)",
+            "threshold": (
+                f"{settings.image_threshold:.3f} (normalised score; above it a film is anomalous), chosen by "
+                f"{settings.threshold_policy}"
+            ),
             "study score": aggregation,
             "films": f"{summary.films} ({summary.scored} scored, {summary.failed} failed, {summary.skipped} skipped)",
         },

@@ -10,7 +10,10 @@ kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`).
 - ``pixel_AUROC``: over every pixel of the films, as anomalib reports it;
 - ``pixel_AUPRO``: anomalib's AUPRO (FPR up to 0.3);
 - ``pixel_peak_hit``: share of the anomalous films whose heatmap peak inside the body lies on the anomaly;
-- ``pixel_positives_without_mask``: anomalous films without a mask, which the pixel metrics leave out.
+- ``pixel_positives_without_mask``: anomalous films without a mask, which the pixel metrics leave out;
+- ``image_sensitivity_at_90_specificity``, ``image_sensitivity_at_95_specificity`` and
+  ``image_specificity_at_95_sensitivity``: operating points of the image score (per hand crop, as anomalib's
+  image metrics; NaN where the test items hold one class).
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from __future__ import annotations
 from anomalib.metrics import AUROC, Evaluator, F1Score
 
 from xray_anomalib.metrics.image import ImageAUROC
+from xray_anomalib.metrics.operating_points import (
+    SENSITIVITY_TARGETS,
+    SPECIFICITY_TARGETS,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
 from xray_anomalib.metrics.pixel import PeakHitRate, PixelAUPRO, PixelAUROC, PositivesWithoutMask
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
@@ -34,6 +43,8 @@ def xray_evaluator() -> Evaluator:
             PixelAUPRO(),
             PeakHitRate(),
             PositivesWithoutMask(),
+            *(SensitivityAtSpecificity(specificity) for specificity in SPECIFICITY_TARGETS),
+            *(SpecificityAtSensitivity(sensitivity) for sensitivity in SENSITIVITY_TARGETS),
         ],
     )
 

@@ -11,6 +11,12 @@ from torchmetrics.utilities import dim_zero_cat
 IMAGE_FIELDS = ("pred_score", "gt_label")
 
 
+def both_classes(target: list[torch.Tensor] | torch.Tensor) -> bool:
+    """Whether a metric's label state (a list, or one tensor once DDP has synced it) holds both classes."""
+    labels = dim_zero_cat(target) if len(target) else torch.empty(0)
+    return labels.unique().numel() >= 2
+
+
 class ImageAUROC(AUROC):
     """anomalib's image AUROC, NaN where the films hold one class only (torchmetrics would return 0).
 
@@ -28,7 +34,6 @@ class ImageAUROC(AUROC):
 
     def compute(self) -> torch.Tensor:  # type: ignore[override]  # anomalib's AUROC returns one value
         """The AUROC, or NaN when the labels seen hold one class (or no film was seen)."""
-        labels = dim_zero_cat(self.target) if len(self.target) else torch.empty(0)  # a list, or one tensor if synced
-        if labels.unique().numel() < 2:
+        if not both_classes(self.target):
             return torch.tensor(float("nan"))
         return super().compute()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_anomalib.film_pipeline.pipeline import OfflinePipeline, PreprocessingSettings, Variant
+from xray_anomalib.post_processing.operating_point import F1_ADAPTIVE
 from xray_anomalib.utils.atomic import write_text_atomic
 from xray_anomalib.utils.class_path import class_path_of, import_class
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
@@ -52,6 +53,8 @@ class DeploymentSettings:
         takes_hand_mask: Whether the model (and its export) takes a hand mask input.
         image_threshold: The normalised image threshold: a film is anomalous when its score is above it.
         pixel_threshold: The normalised pixel threshold of the anomaly map.
+        threshold_policy: How the image threshold was chosen (anomalib's F1-adaptive one, or an operating point
+            of :class:`~xray_anomalib.post_processing.OperatingPointPostProcessor`).
         version: Format version of these settings.
     """
 
@@ -63,6 +66,7 @@ class DeploymentSettings:
     takes_hand_mask: bool = False
     image_threshold: float = 0.5
     pixel_threshold: float = 0.5
+    threshold_policy: str = F1_ADAPTIVE
     version: int = field(default=FORMAT_VERSION)
 
     def pipeline(self) -> OfflinePipeline:
@@ -218,6 +222,7 @@ class DeployableMixin(ModuleMixinBase):
             self.deployment,
             image_threshold=float(post.normalized_image_threshold),
             pixel_threshold=float(post.normalized_pixel_threshold),
+            threshold_policy=getattr(post, "threshold_policy", F1_ADAPTIVE),
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
