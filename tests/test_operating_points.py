@@ -38,6 +38,14 @@ def test_sensitivity_at_specificity_is_the_best_roc_point_that_reaches_it(target
     assert float(metric.compute()) == pytest.approx(expected)
 
 
+def test_column_scores_as_stfpm_and_padim_give_them_are_taken() -> None:
+    metric = SensitivityAtSpecificity(0.9)
+    metric.update(_batch(SCORES.reshape(-1, 1)))
+    flat = SensitivityAtSpecificity(0.9)
+    flat.update(_batch())
+    assert float(metric.compute()) == float(flat.compute())
+
+
 def test_specificity_at_sensitivity_and_one_class_is_nan() -> None:
     metric = SpecificityAtSensitivity(0.95)
     metric.update(_batch())

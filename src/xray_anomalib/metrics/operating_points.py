@@ -44,6 +44,12 @@ def percent(share: float) -> str:
     return f"{100 * share:g}"
 
 
+def _flat_fields(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:  # anomalib's batch
+    """The batch's scores and labels as 1-D tensors (some models give ``(B, 1)`` scores, which torchmetrics refuses)."""
+    scores, labels = (getattr(batch, name).reshape(-1) for name in IMAGE_FIELDS)
+    return scores, labels
+
+
 def _rate_or_nan(target: list[torch.Tensor] | torch.Tensor, compute: Callable[[], Any]) -> torch.Tensor:
     """The rate of a torchmetrics ``*At*`` metric without its threshold, or NaN when the items hold one class."""
     if not both_classes(target):
@@ -64,6 +70,11 @@ class SensitivityAtSpecificity(AnomalibMetric, BinarySensitivityAtSpecificity): 
         super().__init__(min_specificity=specificity, fields=list(IMAGE_FIELDS), prefix=prefix, **kwargs)
         self.name = f"{prefix}sensitivity_at_{percent(specificity)}_specificity"
 
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # anomalib's batch
+        """Add a batch's scores and labels."""
+        del args, kwargs
+        super(AnomalibMetric, self).update(*_flat_fields(batch))  # torchmetrics' update, past anomalib's
+
     def compute(self) -> torch.Tensor:  # type: ignore[override]  # the rate alone, not (rate, threshold)
         """The sensitivity at the operating point, NaN when the items hold one class."""
         return _rate_or_nan(self.target, super().compute)
@@ -81,6 +92,11 @@ class SpecificityAtSensitivity(AnomalibMetric, BinarySpecificityAtSensitivity): 
     def __init__(self, sensitivity: float, prefix: str = "image_", **kwargs: Any) -> None:
         super().__init__(min_sensitivity=sensitivity, fields=list(IMAGE_FIELDS), prefix=prefix, **kwargs)
         self.name = f"{prefix}specificity_at_{percent(sensitivity)}_sensitivity"
+
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # anomalib's batch
+        """Add a batch's scores and labels."""
+        del args, kwargs
+        super(AnomalibMetric, self).update(*_flat_fields(batch))  # torchmetrics' update, past anomalib's
 
     def compute(self) -> torch.Tensor:  # type: ignore[override]  # the rate alone, not (rate, threshold)
         """The specificity at the operating point, NaN when the items hold one class."""
