@@ -72,10 +72,8 @@ def _build(cls: type, values: Any, key: str) -> Any:
     checked = {}
     for name, value in values.items():
         item_type = get_args(hints[name])[0] if get_origin(hints[name]) is list else None
-        if is_dataclass(item_type):
-            checked[name] = checked_value(list, value, f"{key}.{name}".lstrip("."))
-        else:
-            checked[name] = checked_value(hints[name], value, f"{key}.{name}".lstrip("."))
+        hint = list if is_dataclass(item_type) else hints[name]
+        checked[name] = checked_value(hint, value, f"{key}.{name}".lstrip("."))
     try:
         return cls(**checked)
     except (TypeError, ValueError) as error:

@@ -12,13 +12,13 @@ they are per crop; the benchmark gives them per film and per study, with bootstr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 import torch
 from anomalib.metrics import AnomalibMetric
 from anomalib.metrics.threshold import Threshold
+from torchmetrics import Metric
 from torchmetrics.classification import BinarySensitivityAtSpecificity, BinarySpecificityAtSensitivity
 from torchmetrics.utilities import dim_zero_cat
 
@@ -44,20 +44,30 @@ def percent(share: float) -> str:
     return f"{100 * share:g}"
 
 
-def _flat_fields(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:  # anomalib's batch
-    """The batch's scores and labels as 1-D tensors (some models give ``(B, 1)`` scores, which torchmetrics refuses)."""
-    scores, labels = (getattr(batch, name).reshape(-1) for name in IMAGE_FIELDS)
-    return scores, labels
+class _RateAtOperatingPoint(AnomalibMetric, Metric):  # type: ignore[misc]
+    """Mixed before a torchmetrics ``*At*`` metric: fed with batches, its rate alone, NaN with one class.
+
+    Some models give ``(B, 1)`` scores, which torchmetrics' curves refuse beside ``(B,)`` labels: they are
+    flattened.
+    """
+
+    target: list[torch.Tensor] | torch.Tensor
+
+    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # anomalib's batch
+        """Add a batch's scores and labels."""
+        del args, kwargs
+        scores, labels = (getattr(batch, name).reshape(-1) for name in IMAGE_FIELDS)
+        super(AnomalibMetric, self).update(scores, labels)  # type: ignore[safe-super]  # the torchmetrics metric mixed in after this class
+
+    def compute(self) -> torch.Tensor:
+        """The rate at the operating point without its threshold, or NaN when the items hold one class."""
+        if not both_classes(self.target):
+            return torch.tensor(float("nan"))
+        rate, _ = super().compute()
+        return rate
 
 
-def _rate_or_nan(target: list[torch.Tensor] | torch.Tensor, compute: Callable[[], Any]) -> torch.Tensor:
-    """The rate of a torchmetrics ``*At*`` metric without its threshold, or NaN when the items hold one class."""
-    if not both_classes(target):
-        return torch.tensor(float("nan"))
-    return compute()[0]
-
-
-class SensitivityAtSpecificity(AnomalibMetric, BinarySensitivityAtSpecificity):  # type: ignore[misc]
+class SensitivityAtSpecificity(_RateAtOperatingPoint, BinarySensitivityAtSpecificity):  # type: ignore[misc]
     """Sensitivity of the image score at ``specificity`` or more, named e.g. ``image_sensitivity_at_95_specificity``.
 
     Args:
@@ -70,17 +80,8 @@ class SensitivityAtSpecificity(AnomalibMetric, BinarySensitivityAtSpecificity): 
         super().__init__(min_specificity=specificity, fields=list(IMAGE_FIELDS), prefix=prefix, **kwargs)
         self.name = f"{prefix}sensitivity_at_{percent(specificity)}_specificity"
 
-    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # anomalib's batch
-        """Add a batch's scores and labels."""
-        del args, kwargs
-        super(AnomalibMetric, self).update(*_flat_fields(batch))  # torchmetrics' update, past anomalib's
 
-    def compute(self) -> torch.Tensor:  # type: ignore[override]  # the rate alone, not (rate, threshold)
-        """The sensitivity at the operating point, NaN when the items hold one class."""
-        return _rate_or_nan(self.target, super().compute)
-
-
-class SpecificityAtSensitivity(AnomalibMetric, BinarySpecificityAtSensitivity):  # type: ignore[misc]
+class SpecificityAtSensitivity(_RateAtOperatingPoint, BinarySpecificityAtSensitivity):  # type: ignore[misc]
     """Specificity of the image score at ``sensitivity`` or more, named e.g. ``image_specificity_at_95_sensitivity``.
 
     Args:
@@ -92,15 +93,6 @@ class SpecificityAtSensitivity(AnomalibMetric, BinarySpecificityAtSensitivity): 
     def __init__(self, sensitivity: float, prefix: str = "image_", **kwargs: Any) -> None:
         super().__init__(min_sensitivity=sensitivity, fields=list(IMAGE_FIELDS), prefix=prefix, **kwargs)
         self.name = f"{prefix}specificity_at_{percent(sensitivity)}_sensitivity"
-
-    def update(self, batch: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # anomalib's batch
-        """Add a batch's scores and labels."""
-        del args, kwargs
-        super(AnomalibMetric, self).update(*_flat_fields(batch))  # torchmetrics' update, past anomalib's
-
-    def compute(self) -> torch.Tensor:  # type: ignore[override]  # the rate alone, not (rate, threshold)
-        """The specificity at the operating point, NaN when the items hold one class."""
-        return _rate_or_nan(self.target, super().compute)
 
 
 class _OperatingPointThreshold(Threshold):
