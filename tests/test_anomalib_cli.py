@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
+from xray_anomalib.models.components.model_card import CARD_MARKDOWN, ModelCard
+
 REPO = Path(__file__).resolve().parents[1]
 ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
 TINY_DATA = ["--data.init_args.image_size", "64", "--data.init_args.mask_dir", "masks"]
@@ -52,6 +54,10 @@ def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: P
     checkpoint = run / "weights" / "lightning" / "model.ckpt"
     assert checkpoint.is_file()
     assert (run / "split_manifest.csv").is_file()
+    card = ModelCard.read(run)
+    assert card is not None and card.test is not None and (run / CARD_MARKDOWN).is_file()
+    auroc = card.test["metrics"]["image_AUROC"]
+    assert auroc["value"] == pytest.approx(trained["image_AUROC"], abs=1e-4) and auroc["low"] <= auroc["high"]
     heatmaps = list((run / "images").rglob("*.png"))
     assert heatmaps and all("patient" in path.relative_to(run / "images").parts[0] for path in heatmaps)
     output = _anomalib("test", "--config", config, *data, "--ckpt_path", str(checkpoint), cwd=tmp_path)
@@ -74,6 +80,8 @@ def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: P
     )
     assert (run / "weights" / "openvino" / "model.xml").is_file()
     assert (run / "weights" / "openvino" / "xray_deployment.json").is_file()  # settings read from the checkpoint
+    exported_card = ModelCard.read(run / "weights" / "openvino")
+    assert exported_card is not None and exported_card.test == card.test  # the run's test metrics travel along
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_curve
 
-from xray_anomalib.benchmark.intervals import auroc_interval, operating_point_interval, paired_difference
+from xray_anomalib.metrics.intervals import auroc_interval, operating_point_interval, paired_difference
 
 
 def _films(n: int, separation: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

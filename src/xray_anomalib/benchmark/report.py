@@ -9,14 +9,14 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
-from xray_anomalib.benchmark.intervals import (
+from xray_anomalib.benchmark.runner import FILMS_NAME, grid
+from xray_anomalib.metrics.intervals import (
     LEVEL,
     REPLICATES,
     auroc_interval,
     operating_point_interval,
     paired_difference,
 )
-from xray_anomalib.benchmark.runner import FILMS_NAME, grid
 from xray_anomalib.metrics.operating_points import SENSITIVITY_TARGETS, SPECIFICITY_TARGETS, percent
 from xray_anomalib.registry import BASELINES
 

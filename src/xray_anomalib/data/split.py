@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from enum import Enum
 from pathlib import Path
 
@@ -166,9 +167,19 @@ def write_manifest(manifest: pd.DataFrame, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = [name for name in OPTIONAL_MANIFEST_COLUMNS if name in manifest.columns]
-    manifest.loc[:, [*MANIFEST_COLUMNS, *extra]].to_csv(path, index=False)
+    path.write_text(manifest_csv(manifest))
     return path
+
+
+def manifest_csv(manifest: pd.DataFrame) -> str:
+    """The text of a split's manifest CSV, as :func:`write_manifest` writes it."""
+    extra = [name for name in OPTIONAL_MANIFEST_COLUMNS if name in manifest.columns]
+    return manifest.loc[:, [*MANIFEST_COLUMNS, *extra]].to_csv(index=False)
+
+
+def manifest_digest(manifest: pd.DataFrame) -> str:
+    """SHA-256 of the manifest CSV: equal digests mean the same films in the same parts."""
+    return hashlib.sha256(manifest_csv(manifest).encode()).hexdigest()
 
 
 def read_manifest(path: str | Path, root: str | Path) -> pd.DataFrame:

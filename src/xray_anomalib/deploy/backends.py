@@ -9,6 +9,7 @@ file or a ``.ckpt`` file; :func:`load_runner` finds the files and the deployment
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -18,10 +19,13 @@ import torch
 from anomalib.models import AnomalibModule
 
 from xray_anomalib.models.components.deployment import CHECKPOINT_KEY, DeploymentError, DeploymentSettings
+from xray_anomalib.models.components.model_card import ModelCard
 from xray_anomalib.utils.class_path import import_class
 
 if TYPE_CHECKING:
     import openvino as ov
+
+logger = logging.getLogger(__name__)
 
 BACKENDS = ("openvino", "torch")
 CHECKPOINT_IN_RUN = Path("weights/lightning/model.ckpt")
@@ -195,6 +199,29 @@ def _last_line(error: BaseException) -> str:
     """The last non-empty line of an error's message (OpenVINO and torch put the reason there)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__
+
+
+def find_model_card(model: str | Path) -> ModelCard | None:
+    """The model card nearest a model: beside its OpenVINO export, else in its run folder; ``None`` without one.
+
+    A card that cannot be read is reported in the log and left out (the model scores films without it).
+    """
+    path = Path(model)
+    folders = [path] if path.is_dir() else []
+    if (xml := _find_export(path)) is not None:
+        folders.insert(0, xml.parent)
+    checkpoint = _find_checkpoint(path)
+    if checkpoint is not None and checkpoint.parent.parts[-2:] == CHECKPOINT_IN_RUN.parent.parts:
+        folders.append(checkpoint.parents[2])  # the run folder of <run>/weights/lightning/<name>.ckpt
+    for folder in folders:
+        try:
+            card = ModelCard.read(folder)
+        except ValueError as error:
+            logger.warning("The model card is left out of the report: %s", error)
+            continue
+        if card is not None:
+            return card
+    return None
 
 
 def _find_export(path: Path) -> Path | None:

@@ -134,6 +134,7 @@ def predict_folder(
             "study score": aggregation,
             "films": f"{summary.films} ({summary.scored} scored, {summary.failed} failed, {summary.skipped} skipped)",
         },
+        card=None if predictor.card is None else predictor.card.headline(),
     )
     return summary
 

@@ -18,12 +18,13 @@ import cv2
 import numpy as np
 
 from xray_anomalib.data.transforms import ModelInput, letterboxed_size
-from xray_anomalib.deploy.backends import ModelRunner, load_runner
+from xray_anomalib.deploy.backends import ModelRunner, find_model_card, load_runner
 from xray_anomalib.deploy.streaming import ordered_map
 from xray_anomalib.film_pipeline.cache import as_read_from_cache
 from xray_anomalib.film_pipeline.pipeline import FilmRecord, HandCrop
 from xray_anomalib.io.films import MAX_FILM_SIDE, FilmReadError, read_film
 from xray_anomalib.models.components.deployment import DeploymentSettings
+from xray_anomalib.models.components.model_card import ModelCard
 
 
 class FilmStatus:
@@ -109,6 +110,9 @@ class Predictor:
             film in flight takes (a 6000 x 6000 film would hold over 400 MB with its heatmap and overlay); the
             model sees crops of at most ``image_size``, so its scores hardly change. ``None`` keeps every film
             as it is.
+
+    Attributes:
+        card: The model card beside the export or in the run folder (``None`` without one, or with a runner).
     """
 
     def __init__(
@@ -120,8 +124,10 @@ class Predictor:
         export_dir: str | Path | None = None,
         max_film_side: int | None = MAX_FILM_SIDE,
     ) -> None:
+        self.card: ModelCard | None = None
         if isinstance(model, str | Path):
             self.runner, self.settings = load_runner(model, backend, device, export_dir)
+            self.card = find_model_card(model)
         elif settings is None:
             msg = "A model runner needs its deployment settings."
             raise ValueError(msg)

@@ -101,8 +101,18 @@ def write_csv(rows: list, path: Path) -> Path:
     return path
 
 
-def write_html(path: Path, studies: list[StudyRow], films: list[FilmRow], title: str, summary: dict[str, str]) -> Path:
+def write_html(
+    path: Path,
+    studies: list[StudyRow],
+    films: list[FilmRow],
+    title: str,
+    summary: dict[str, str],
+    card: dict[str, str] | None = None,
+) -> Path:
     """Write the report page, thumbnails (paths relative to ``path``'s folder) embedded as data URIs.
+
+    ``card`` is the model card's headline (:meth:`~xray_anomalib.models.components.model_card.ModelCard.headline`),
+    shown under the summary.
 
     The page is rendered from ``templates/report.html`` with autoescaping and streamed to disk study by study, so
     a thumbnail is read only when its row is written.
@@ -118,6 +128,7 @@ def write_html(path: Path, studies: list[StudyRow], films: list[FilmRow], title:
     page = _TEMPLATES.get_template("report.html").generate(
         title=title,
         summary=summary,
+        card=card,
         sections=((study, by_study[study.study]) for study in studies),
         data_uri=data_uri,
     )

@@ -1,7 +1,8 @@
 """The metrics of every X-ray model: anomalib's image metrics and the pixel metrics over films with truth.
 
 Validation logs ``val_image_AUROC`` (NaN where the validation films hold one class), which selects the checkpoint
-kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`).
+kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`), and its 95% bootstrap interval
+(``val_image_AUROC_ci_low``, ``val_image_AUROC_ci_high``).
 
 ``anomalib test`` prints, beside ``image_AUROC`` and ``image_F1Score``:
 
@@ -13,13 +14,19 @@ kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`).
 - ``pixel_positives_without_mask``: anomalous films without a mask, which the pixel metrics leave out;
 - ``image_sensitivity_at_90_specificity``, ``image_sensitivity_at_95_specificity`` and
   ``image_specificity_at_95_sensitivity``: operating points of the image score (per hand crop, as anomalib's
-  image metrics; NaN where the test items hold one class).
+  image metrics; NaN where the test items hold one class);
+- ``<image metric>_ci_low`` and ``<image metric>_ci_high``: the 95% bootstrap interval over the test items of the
+  image AUROC and of each operating point;
+- ``image_sensitivity_at_threshold`` and ``image_specificity_at_threshold``: the operating point that the model's
+  image threshold (its ``pred_label``, as ``predict`` labels films) reaches on the test items.
 """
 
 from __future__ import annotations
 
-from anomalib.metrics import AUROC, Evaluator, F1Score
+from anomalib.metrics import AUROC, AnomalibMetric, Evaluator, F1Score, create_anomalib_metric
+from torchmetrics.classification import BinaryRecall, BinarySpecificity
 
+from xray_anomalib.metrics.bootstrap import interval_bounds
 from xray_anomalib.metrics.image import ImageAUROC
 from xray_anomalib.metrics.operating_points import (
     SENSITIVITY_TARGETS,
@@ -30,11 +37,27 @@ from xray_anomalib.metrics.operating_points import (
 from xray_anomalib.metrics.pixel import PeakHitRate, PixelAUPRO, PixelAUROC, PositivesWithoutMask
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
+OPERATING_POINTS = [
+    *(("sensitivity", specificity) for specificity in SPECIFICITY_TARGETS),
+    *(("specificity", sensitivity) for sensitivity in SENSITIVITY_TARGETS),
+]
+"""The ``(rate, fixed rate)`` operating points reported."""
+LABEL_FIELDS = ["pred_label", "gt_label"]
+_Recall = create_anomalib_metric(BinaryRecall)
+_Specificity = create_anomalib_metric(BinarySpecificity)
+
+
+def _at_threshold(metric: type[AnomalibMetric], rate: str) -> AnomalibMetric:
+    """A rate of the predicted labels, named ``image_<rate>_at_threshold``."""
+    instance = metric(fields=LABEL_FIELDS, prefix="image_")
+    instance.name = f"image_{rate}_at_threshold"
+    return instance
+
 
 def xray_evaluator() -> Evaluator:
     """The evaluator of the X-ray models (see the module docstring)."""
     return Evaluator(
-        val_metrics=[ImageAUROC(prefix="val_image_")],
+        val_metrics=[ImageAUROC(prefix="val_image_"), *interval_bounds("val_image_", [])],
         test_metrics=[
             AUROC(fields=["pred_score", "gt_label"], prefix="image_"),
             F1Score(fields=["pred_label", "gt_label"], prefix="image_"),
@@ -45,6 +68,9 @@ def xray_evaluator() -> Evaluator:
             PositivesWithoutMask(),
             *(SensitivityAtSpecificity(specificity) for specificity in SPECIFICITY_TARGETS),
             *(SpecificityAtSensitivity(sensitivity) for sensitivity in SENSITIVITY_TARGETS),
+            *interval_bounds("image_", OPERATING_POINTS),
+            _at_threshold(_Recall, "sensitivity"),
+            _at_threshold(_Specificity, "specificity"),
         ],
     )
 

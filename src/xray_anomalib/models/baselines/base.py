@@ -15,9 +15,9 @@ from torchvision.transforms.v2 import Compose, Normalize, Resize
 from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.backbone import offline_pretrained, packaged_weights_path
 from xray_anomalib.models.components.checkpoint_selection import BestCheckpointMixin
-from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.export import FixedSizeExportMixin
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
+from xray_anomalib.models.components.model_card import ModelCardMixin
 from xray_anomalib.models.components.module import XrayAnomalyModule
 from xray_anomalib.models.components.seeding import SeededMixin, seeded
 from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
@@ -53,7 +53,7 @@ def resize_pre_processor(pre_processor: ProcessorT, image_size: int | None) -> P
 class XrayBaselineMixin(
     SeededMixin,
     InputSizeCheckMixin,
-    DeployableMixin,
+    ModelCardMixin,
     FixedSizeExportMixin,
     FilmVisualizerMixin,
     XrayEvaluatorMixin,

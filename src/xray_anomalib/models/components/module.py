@@ -22,9 +22,9 @@ from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.checkpoint_selection import BestCheckpointMixin
-from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.models.components.error_maps import masked_mean
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
+from xray_anomalib.models.components.model_card import ModelCardMixin
 from xray_anomalib.models.components.scoring import ScoringModel
 from xray_anomalib.models.components.seeding import SeededMixin
 from xray_anomalib.utils.distributed import gather_across_processes
@@ -44,7 +44,7 @@ COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
 class XrayAnomalyModule(
     SeededMixin,
     InputSizeCheckMixin,
-    DeployableMixin,
+    ModelCardMixin,
     FilmVisualizerMixin,
     XrayEvaluatorMixin,
     BestCheckpointMixin,

@@ -1,8 +1,10 @@
-"""How sure a benchmark's AUROCs are: bootstrap intervals over test films and paired comparisons of models.
+"""How sure an AUROC or an operating point is: bootstrap intervals over the films, and paired comparisons.
 
-The films of a seed's test split are the same for every model and variant of that seed, so two models are
-compared on the same films: each bootstrap replicate draws the films once (with replacement) and scores both
-models on them, which keeps the pairing (a paired bootstrap of the AUROC difference).
+``anomalib test`` prints the intervals of its image metrics (:class:`~xray_anomalib.metrics.bootstrap.BootstrapBound`);
+the benchmark gives them per film and per study and compares models. The films of a seed's test split are the same
+for every model and variant of that seed, so two models are compared on the same films: each bootstrap replicate
+draws the films once (with replacement) and scores both models on them, which keeps the pairing (a paired bootstrap
+of the AUROC difference).
 """
 
 from __future__ import annotations
@@ -37,8 +39,20 @@ class Interval:
         return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
+def has_both_classes(labels: np.ndarray) -> bool:
+    """Whether ``labels`` hold normal and anomalous films (an AUROC or a bootstrap draw of it needs both)."""
+    return len(np.unique(np.asarray(labels))) >= 2
+
+
 def _replicates(labels: np.ndarray, replicates: int, seed: int) -> np.ndarray:
-    """``(replicates, N)`` film indices, each row a bootstrap draw that holds both classes (AUROC needs them)."""
+    """``(replicates, N)`` film indices, each row a bootstrap draw that holds both classes (AUROC needs them).
+
+    Raises:
+        ValueError: When the films hold one class (no draw could hold both).
+    """
+    if not has_both_classes(labels):
+        msg = "A bootstrap interval needs normal and anomalous films; these hold one class."
+        raise ValueError(msg)
     rng = np.random.default_rng(seed)
     drawn = np.empty((0, len(labels)), dtype=np.int64)
     while len(drawn) < replicates:
