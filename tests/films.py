@@ -62,3 +62,24 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     frame = data.index(b"\xff\xc0")  # baseline start of frame: length, precision, height, width
     data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
     return bytes(data)
+
+
+DICOM_PERSON = {"PatientName": "Doe^Jane", "PatientBirthDate": "19700101", "PatientID": "MRN-4711"}
+DICOM_SECRETS = ("Doe", "Jane", "19700101", "MRN-4711", "1.2.3.4", "DOE_JANE")
+"""What no de-identified output may show of :func:`dicom_study`'s patient."""
+
+
+def dicom_study(root: Path, pixels: np.ndarray | None = None) -> Path:
+    """Two films of one study of a named patient, in a folder named after her (as DICOM exports often are), a PNG.
+
+    ``pixels`` (12-bit values) are the films' pixels; a gradient without them.
+    """
+    pixels = np.tile(np.linspace(0, 4095, 64), (64, 1)) if pixels is None else pixels
+    folder = root / "DOE_JANE_19700101"
+    folder.mkdir(parents=True)
+    for index in range(2):
+        tags = {**DICOM_PERSON, "StudyInstanceUID": "1.2.3.4", "SOPInstanceUID": f"1.2.3.4.{index}"}
+        write_dicom(folder / f"scan{index}.dcm", pixels, "MONOCHROME2", tags=tags)
+    (root / "plain").mkdir()
+    (root / "plain" / "film.png").write_bytes(b"")
+    return root

@@ -45,7 +45,10 @@ def _printed_metrics(output: str) -> dict[str, float]:
 def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: Path) -> None:
     config = str(REPO / "configs" / "cae.yaml")
     data = ["--data.init_args.root", str(synthetic_root), *TINY]
-    output = _anomalib("train", "--config", config, "--trainer.max_epochs", "2", *data, cwd=tmp_path)
+    tensorboard = str(REPO / "configs" / "overlays" / "tensorboard.yaml")
+    output = _anomalib(
+        "train", "--config", config, "--config", tensorboard, "--trainer.max_epochs", "2", *data, cwd=tmp_path
+    )
     trained = _printed_metrics(output)
     for name in ("image_AUROC", "image_F1Score", "pixel_AUROC_in_body", "pixel_AUROC", "pixel_AUPRO"):
         assert 0.0 <= trained[name] <= 1.0, (name, trained)
@@ -54,6 +57,8 @@ def test_train_test_export_with_the_cae_config(synthetic_root: Path, tmp_path: P
     checkpoint = run / "weights" / "lightning" / "model.ckpt"
     assert checkpoint.is_file()
     assert (run / "split_manifest.csv").is_file()
+    assert (run / "config.yaml").is_file()  # kept in the run folder though the logger took Lightning's copy
+    assert list((tmp_path / "results" / "tensorboard" / "xray" / "version_0").glob("events.out.tfevents.*"))
     card = ModelCard.read(run)
     assert card is not None and card.test is not None and (run / CARD_MARKDOWN).is_file()
     auroc = card.test["metrics"]["image_AUROC"]

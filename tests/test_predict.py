@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 from anomalib.engine import Engine
-from films import jpeg_claiming, tiff_claiming, write_dicom
+from films import DICOM_SECRETS, dicom_study, jpeg_claiming, tiff_claiming, write_dicom
+from sklearn.metrics import roc_auc_score
 
 from xray_anomalib.cli import main
 from xray_anomalib.data import Mura
@@ -151,6 +152,56 @@ def test_predict_reports_every_film_with_its_status(prediction: tuple[int, Path]
     assert float(studies["encodings"]["score"]) == max(
         float(films[f"encodings/{n}"]["score"]) for n in ("film16.png", "film.jpg", "film.dcm")
     )
+
+
+@pytest.mark.slow
+def test_a_labelled_folder_gets_its_truth_roc_and_operating_point(
+    trained_run: Path, synthetic_root: Path, tmp_path: Path
+) -> None:
+    source = synthetic_root / "valid" / "XR_HAND"  # MURA study folders: their names give the truth
+    assert main(["predict", "--model", str(trained_run), "--input", str(source), "--output", str(tmp_path / "a")]) == 0
+    films = _rows(tmp_path / "a" / "films.csv")
+    assert films and all(row["truth"] == str(int("_positive" in row["study"])) for row in films)
+    studies = _rows(tmp_path / "a" / "studies.csv")
+    assert all(row["truth"] == str(int(row["study"].endswith("_positive"))) for row in studies)
+    truth, scores = [int(row["truth"]) for row in films], [float(row["score"]) for row in films]
+    page = (tmp_path / "a" / "report.html").read_text()
+    assert page.index("Scores against the truth") < page.index("<section")
+    assert f"<dt>films AUROC</dt><dd>{roc_auc_score(truth, scores):.3f} [" in page
+    assert 'alt="ROC curves of this folder"' in page and "films sensitivity at 90% specificity" in page
+
+    labels = tmp_path / "labels.csv"  # a labels CSV wins over the folder names: here it says the opposite
+    labels.write_text("path,label\n" + "".join(f"{row['film']},{1 - int(row['truth'])}\n" for row in films))
+    arguments = ["predict", "--model", str(trained_run), "--input", str(source), "--output", str(tmp_path / "b")]
+    assert main([*arguments, "--labels", str(labels)]) == 0
+    flipped = _rows(tmp_path / "b" / "films.csv")
+    assert [int(row["truth"]) for row in flipped] == [1 - label for label in truth]
+    page = (tmp_path / "b" / "report.html").read_text()
+    assert f"<dt>films AUROC</dt><dd>{roc_auc_score([1 - label for label in truth], scores):.3f} [" in page
+    assert f"labels CSV {labels}" in page
+
+
+@pytest.mark.slow
+def test_dicom_films_are_reported_under_pseudonyms(trained_run: Path, synthetic_root: Path, tmp_path: Path) -> None:
+    film = next(iter(sorted((synthetic_root / "valid" / "XR_HAND").rglob("image1.png"))))
+    source = dicom_study(tmp_path / "films", np.round(read_film(film).pixels * 4095))
+    (source / "plain" / "film.png").unlink()
+    output = tmp_path / "deidentified"
+    arguments = ["predict", "--model", str(trained_run), "--input", str(source)]
+    assert main([*arguments, "--output", str(output)]) == 0
+    shown = [(output / name).read_text() for name in ("report.html", "films.csv", "studies.csv")]
+    shown += [path.name for path in output.rglob("*")]
+    assert not [secret for secret in DICOM_SECRETS for text in shown if secret in text]
+    studies = _rows(output / "studies.csv")
+    assert len(studies) == 1 and studies[0]["films"] == "2" and studies[0]["study"].startswith("patient-")
+    identities = _rows(output / "identities.csv")  # the way back, for the user alone
+    assert sorted(row["path"] for row in identities) == sorted(str(path) for path in source.rglob("*.dcm"))
+    assert {row["film"] for row in identities} == {row["film"] for row in _rows(output / "films.csv")}
+
+    assert main([*arguments, "--output", str(tmp_path / "named"), "--deidentify", "false"]) == 0
+    assert _rows(tmp_path / "named" / "studies.csv")[0]["study"] == "MRN-4711/1.2.3.4"
+    page = (tmp_path / "named" / "report.html").read_text()
+    assert "MRN-4711" in page and "Doe^Jane" not in page  # the ids shown; the name tag is never read
 
 
 @pytest.mark.slow

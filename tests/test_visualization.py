@@ -12,6 +12,8 @@ class _Trainer:
     def __init__(self, root: Path) -> None:
         self.default_root_dir = root
         self.datamodule = None
+        self.loggers: list = []
+        self.global_step = 0
 
 
 def test_sixteen_bit_film_is_drawn_from_the_model_input(tmp_path: Path) -> None:

@@ -151,12 +151,22 @@ def _predict(args: Namespace) -> int:
         export_dir=args.export_dir,
         max_film_side=args.max_film_side or None,
     )
-    summary = predict_folder(predictor, args.input, args.output, aggregation=args.aggregation, workers=args.workers)
+    summary = predict_folder(
+        predictor,
+        args.input,
+        args.output,
+        aggregation=args.aggregation,
+        workers=args.workers,
+        labels=args.labels,
+        deidentify=args.deidentify,
+    )
     rate = summary.films / summary.seconds if summary.seconds else 0.0
     print(
         f"{summary.films} films: {summary.scored} scored, {summary.failed} failed, {summary.skipped} other files "
         f"skipped ({rate:.1f} films/s)\nreport: {summary.report}\nfilms: {Path(args.output) / 'films.csv'}"
     )
+    for level in summary.agreements:
+        print("; ".join(f"{name}: {value}" for name, value in level.lines().items()))
     if summary.failed:
         print(
             f"{summary.failed} film(s) could not be scored; their status and reason are in films.csv.", file=sys.stderr
@@ -224,6 +234,20 @@ def build_parser() -> ArgumentParser:
     predict.add_argument("--device", default="CPU", help="OpenVINO device.")
     predict.add_argument(
         "--workers", type=PositiveInt, default=2, help="Threads reading and preprocessing films ahead."
+    )
+    predict.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="A CSV of path,label (paths relative to --input) giving the films' truth; MURA study names give it "
+        "without one.",
+    )
+    predict.add_argument(
+        "--deidentify",
+        type=bool,
+        default=True,
+        help="Show DICOM films under pseudonyms of their patient and study ids (identities.csv maps them back); "
+        "'false' shows the ids. Names and birth dates are never read.",
     )
     predict.add_argument("--export-dir", type=Path, default=None, help="Where a checkpoint is exported if needed.")
     predict.add_argument(

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError, read_csv_text
+from xray_anomalib.io.dicom_tags import read_dicom_identity
 from xray_anomalib.io.films import DICOM_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -106,21 +107,7 @@ def _identity(row: dict[str, str], path: Path, rel: PurePosixPath) -> tuple[str,
     patient, study = (row.get("patient_id") or "").strip(), (row.get("study_id") or "").strip()
     if patient:
         return patient, study or f"{patient}/{rel}", "csv"
-    tags = _dicom_ids(path) if path.suffix.lower() in DICOM_SUFFIXES else None
+    tags = read_dicom_identity(path) if path.suffix.lower() in DICOM_SUFFIXES else None
     if tags is not None:
-        return tags[0], study or tags[1], "dicom"
+        return tags.patient_id, study or tags.study_uid or f"{tags.patient_id}/{path.name}", "dicom"
     return str(rel), study or str(rel), "film"
-
-
-def _dicom_ids(path: Path) -> tuple[str, str] | None:
-    """``PatientID`` and ``StudyInstanceUID`` of a DICOM file (``None`` when unreadable or absent)."""
-    import pydicom
-
-    try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientID", "StudyInstanceUID"])
-    except Exception:
-        return None
-    patient = str(dataset.get("PatientID", "")).strip()
-    if not patient:
-        return None
-    return patient, str(dataset.get("StudyInstanceUID", "")).strip() or f"{patient}/{path.name}"

@@ -201,6 +201,12 @@ def _rows_from_csv(images_csv: Path, studies_csv: Path, part: str) -> pd.DataFra
     return pd.DataFrame.from_records(records, columns=INDEX_COLUMNS[:-1])
 
 
+def study_label(folder_name: str) -> int | None:
+    """The label in a MURA study folder's name (``study1_positive``: 1, ``study2_negative``: 0), or ``None``."""
+    match = _STUDY_RE.match(folder_name)
+    return None if match is None else int(match.group(1) == "positive")
+
+
 def _rows_from_folders(root: Path, part: str) -> pd.DataFrame:
     records, ignored = [], []
     for path in sorted((root / part).glob("XR_*/patient*/*/*")):  # fixed depth: link loops cannot recurse
@@ -208,13 +214,13 @@ def _rows_from_folders(root: Path, part: str) -> pd.DataFrame:
             ignored.append(path)
             continue
         rel = PurePosixPath(path.relative_to(root).as_posix())
-        match = _STUDY_RE.match(rel.parts[3])
-        if match is None:
+        label = study_label(rel.parts[3])
+        if label is None:
             msg = (
                 f"Study folder {path.parent} has no label: expected a name like 'study1_positive' or 'study1_negative'."
             )
             raise MuraLayoutError(msg)
-        records.append(_record(rel, part, int(match.group(1) == "positive")))
+        records.append(_record(rel, part, label))
     if ignored:
         logger.warning(
             "%d entries in the study folders of %s are not film files and are ignored, e.g. %s",

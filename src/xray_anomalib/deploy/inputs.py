@@ -21,12 +21,19 @@ class FilmInput:
         study: The study it belongs to: its folder relative to the input (MURA: ``patient/study``), or the
             input folder's own name for files directly in it.
         skip_reason: Why it is not scored, for files that are not films; empty for films.
+        alias: The name outputs show instead of ``name`` (a de-identified DICOM film's pseudonym); empty for most.
     """
 
     path: Path
     name: str
     study: str
     skip_reason: str = ""
+    alias: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The name outputs give the file: its alias, or its path relative to the input."""
+        return self.alias or self.name
 
 
 def find_inputs(source: str | Path, exclude: str | Path | None = None) -> tuple[list[FilmInput], list[FilmInput]]:

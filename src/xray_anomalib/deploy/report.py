@@ -33,7 +33,8 @@ class FilmRow:
     """One line of ``films.csv``.
 
     ``peak_x`` and ``peak_y`` are in the film file's own pixels (empty when the heatmap is flat); the overlay of a
-    film larger than the predictor's ``max_film_side`` shows it reduced to that side.
+    film larger than the predictor's ``max_film_side`` shows it reduced to that side. ``truth`` is 1 (anomalous) or
+    0 (normal) where the input labels the film (:mod:`~xray_anomalib.deploy.truth`), else empty.
     """
 
     study: str
@@ -43,6 +44,7 @@ class FilmRow:
     message: str = ""
     score: float | None = None
     label: bool | None = None
+    truth: int | None = None
     n_hands: int = 0
     peak_x: int | None = None
     peak_y: int | None = None
@@ -53,7 +55,7 @@ class FilmRow:
 
 @dataclass
 class StudyRow:
-    """One line of ``studies.csv``."""
+    """One line of ``studies.csv`` (``truth``: 1 when one of its labelled films is anomalous, empty unlabelled)."""
 
     study: str
     films: int
@@ -63,6 +65,7 @@ class StudyRow:
     score: float | None
     label: bool | None
     aggregation: str
+    truth: int | None = None
 
 
 def aggregate_studies(films: list[FilmRow], aggregation: str, threshold: float) -> list[StudyRow]:
@@ -108,11 +111,14 @@ def write_html(
     title: str,
     summary: dict[str, str],
     card: dict[str, str] | None = None,
+    truth: dict[str, str] | None = None,
+    roc: str | None = None,
 ) -> Path:
     """Write the report page, thumbnails (paths relative to ``path``'s folder) embedded as data URIs.
 
     ``card`` is the model card's headline (:meth:`~xray_anomalib.models.components.model_card.ModelCard.headline`),
-    shown under the summary.
+    shown under the summary. ``truth`` (lines of how the scores meet the input's labels) and ``roc`` (the ROC
+    curves as a data URI) open the page when the input is labelled.
 
     The page is rendered from ``templates/report.html`` with autoescaping and streamed to disk study by study, so
     a thumbnail is read only when its row is written.
@@ -129,6 +135,8 @@ def write_html(
         title=title,
         summary=summary,
         card=card,
+        truth=truth,
+        roc=roc,
         sections=((study, by_study[study.study]) for study in studies),
         data_uri=data_uri,
     )
@@ -141,5 +149,10 @@ def _score(score: float | None) -> str:
     return "-" if score is None else f"{score:.3f}"
 
 
+def _truth(truth: int | None) -> str:
+    return "-" if truth is None else ("anomalous" if truth else "normal")
+
+
 _TEMPLATES = Environment(loader=PackageLoader("xray_anomalib.deploy"), autoescape=True, keep_trailing_newline=True)
 _TEMPLATES.filters["score"] = _score
+_TEMPLATES.filters["truth"] = _truth

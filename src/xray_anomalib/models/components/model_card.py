@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -27,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader
+from lightning.pytorch import Callback, Trainer
 
-from xray_anomalib.callbacks import BestValidationCheckpoint
+from xray_anomalib.callbacks import BestValidationCheckpoint, RunFolderConfig
 from xray_anomalib.data.split import SPLITS, manifest_digest
 from xray_anomalib.models.components.deployment import DeployableMixin
 from xray_anomalib.utils.atomic import write_text_atomic
@@ -272,6 +274,12 @@ class ModelCardMixin(DeployableMixin):
         }
         return replace(self._card, preparation=preparation, threshold=threshold, created=now())
 
+    def configure_callbacks(self) -> Sequence[Callback] | Callback:
+        """The other components' callbacks and one that keeps ``config.yaml`` in the run folder beside the card."""
+        callbacks = super().configure_callbacks()
+        callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+        return [*callbacks, RunFolderConfig()]
+
     def on_fit_start(self) -> None:
         """Start the card: the model and the training collection."""
         super().on_fit_start()
@@ -348,11 +356,23 @@ class ModelCardMixin(DeployableMixin):
             "selected_by": "the best validation image AUROC" if selection else "the last epoch",
             "validation": grouped_metrics(metrics, prefix="val_"),
             "run_folder": str(Path(trainer.default_root_dir).resolve()),
+            "logs": logger_locations(trainer),
         }
 
     def _hyperparameters(self) -> dict[str, Any]:
         """The saved hyperparameters that are plain data (components such as pre-processors left out)."""
         return {name: value for name, value in self.hparams.items() if _is_plain(value)}
+
+
+def logger_locations(trainer: Trainer) -> dict[str, str]:
+    """Where each logger of the trainer keeps the run's losses and metrics (its folder, and MLflow's run id)."""
+    locations = {}
+    for logger in trainer.loggers:
+        folder = getattr(logger, "log_dir", None) or logger.save_dir
+        place = "a remote store" if folder is None else str(Path(folder).resolve())
+        run_id = getattr(logger, "run_id", None)
+        locations[type(logger).__name__] = f"{place} (run {run_id})" if run_id else place
+    return locations
 
 
 def _test_of_run(card: ModelCard) -> dict[str, Any] | None:
