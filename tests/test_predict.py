@@ -268,7 +268,7 @@ def _screenshot_path(page: Path, target: Path) -> Path:
             "--disable-component-update",
             "--disable-sync",
             f"--user-data-dir={target.parent / 'chromium-profile'}",
-            "--window-size=1200,1600",
+            "--window-size=1200,4000",
             f"--screenshot={target}",
             page.as_uri(),
         ],
