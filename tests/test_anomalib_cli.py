@@ -33,7 +33,7 @@ def _anomalib(*args: str, cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
-METRIC_ROW = re.compile(r"^\W*(image_\w+|pixel_\w+)\W+(-?[0-9.]+(?:e-?[0-9]+)?|nan)\W*$", re.MULTILINE)
+METRIC_ROW = re.compile(r"^\W*((?:image|pixel|film|study)_\w+)\W+(-?[0-9.]+(?:e-?[0-9]+)?|nan)\W*$", re.MULTILINE)
 
 
 def _printed_metrics(output: str) -> dict[str, float]:
@@ -219,8 +219,9 @@ def test_the_threshold_overlay_sets_the_policy_and_test_prints_operating_points(
     data = ["--data.init_args.root", str(synthetic_root), *TINY]
     output = _anomalib("train", *configs, "--trainer.max_epochs", "1", *data, cwd=tmp_path)
     printed = _printed_metrics(output)
-    for name in ("sensitivity_at_90_specificity", "sensitivity_at_95_specificity", "specificity_at_95_sensitivity"):
-        assert 0.0 <= printed[f"image_{name}"] <= 1.0, (name, printed)
+    points = ("sensitivity_at_90_specificity", "sensitivity_at_95_specificity", "specificity_at_95_sensitivity")
+    for name in (f"{level}_{point}" for level in ("image", "film", "study") for point in points):
+        assert 0.0 <= printed[name] <= 1.0, (name, printed)
     checkpoint = next((tmp_path / "results" / "Cae").glob("*/*/v0/weights/lightning/model.ckpt"))
     settings = torch.load(checkpoint, weights_only=False)["xray_deployment"]
     assert settings["threshold_policy"] == "specificity >= 0.95 on the validation films"

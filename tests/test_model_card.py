@@ -5,7 +5,6 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,8 +13,6 @@ from anomalib.engine import Engine
 from xray_anomalib.data import Mura
 from xray_anomalib.deploy import Predictor
 from xray_anomalib.deploy.backends import find_model_card
-from xray_anomalib.metrics.bootstrap import BootstrapBound, interval_bounds
-from xray_anomalib.metrics.intervals import auroc_interval, operating_point_interval
 from xray_anomalib.models.components.model_card import (
     CARD_JSON,
     CARD_MARKDOWN,
@@ -28,36 +25,6 @@ from xray_anomalib.models.components.model_card import (
 from xray_anomalib.registry import build_model
 
 TINY_CAE = {"channels": [8, 16, 32], "bottleneck_channels": 32, "score": "topk", "top_k": 50}
-
-
-def _scored(count: int = 80, seed: int = 0) -> SimpleNamespace:
-    generator = torch.Generator().manual_seed(seed)
-    labels = (torch.arange(count) % 3 == 0).long()
-    scores = torch.rand(count, generator=generator) + 0.4 * labels
-    return SimpleNamespace(pred_score=scores.reshape(-1, 1), gt_label=labels)  # (B, 1) scores, as PaDiM gives
-
-
-def test_bootstrap_bounds_are_the_benchmark_s_intervals() -> None:
-    batch = _scored()
-    labels, scores = batch.gt_label.numpy(), batch.pred_score.reshape(-1).double().numpy()
-    bounds = {bound.name: bound for bound in interval_bounds("image_", [("sensitivity", 0.9)])}
-    for bound in bounds.values():
-        bound.update(batch)
-    auroc = auroc_interval(labels, scores)
-    point = operating_point_interval(labels, scores, "sensitivity", 0.9)
-    assert bounds["image_AUROC_ci_low"].compute().item() == pytest.approx(auroc.low)
-    assert bounds["image_AUROC_ci_high"].compute().item() == pytest.approx(auroc.high)
-    assert auroc.low < auroc.value < auroc.high
-    assert bounds["image_sensitivity_at_90_specificity_ci_low"].compute().item() == pytest.approx(point.low)
-    assert bounds["image_sensitivity_at_90_specificity_ci_high"].compute().item() == pytest.approx(point.high)
-
-
-def test_a_bound_is_nan_on_one_class_and_refuses_an_unknown_rate() -> None:
-    bound = BootstrapBound("low")
-    bound.update(SimpleNamespace(pred_score=torch.rand(6), gt_label=torch.zeros(6, dtype=torch.long)))
-    assert torch.isnan(bound.compute())
-    with pytest.raises(ValueError, match="rate is one of"):
-        BootstrapBound("low", rate="precision", target=0.9)
 
 
 def test_interval_ends_are_grouped_with_their_metric() -> None:
@@ -121,7 +88,7 @@ def test_a_tested_run_and_its_export_carry_the_card(full_datamodule: Callable[..
     assert card.training["validation"]["image_AUROC"]["value"] == pytest.approx(kept.kept_auroc)  # type: ignore[union-attr]
     printed = engine.trainer.callback_metrics
     assert card.test is not None
-    for name in ("image_AUROC", "image_sensitivity_at_90_specificity"):
+    for name in ("image_AUROC", "image_sensitivity_at_90_specificity", "study_AUROC"):
         metric = card.test["metrics"][name]
         assert metric["value"] == pytest.approx(float(printed[name]))
         assert metric["low"] <= metric["value"] <= metric["high"]

@@ -3,7 +3,9 @@
 The hand mask says which pixels belong to the hand: the masked reconstruction loss and the heatmaps use
 it. It is a separate field, never derived from pixel values (the original code's ``pixel != 0`` broke once
 images were normalised). ``gt_mask_known`` says per film whether ``gt_mask`` is truth (normal films, and anomalous
-films with a mask) or a stand-in for a missing mask, which pixel metrics must leave out.
+films with a mask) or a stand-in for a missing mask, which pixel metrics must leave out. ``film_index`` and
+``study_index`` number the film and the study of each item within its split part (a film split into two hand crops
+gives two items of one film), so that metrics can score films and studies as well as items.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class XrayNumpyItem(NumpyImageItem):
 
     hand_mask: np.ndarray | None = None
     gt_mask_known: np.ndarray | None = None
+    film_index: np.ndarray | None = None
+    study_index: np.ndarray | None = None
 
 
 @dataclass
@@ -31,6 +35,8 @@ class XrayNumpyBatch(NumpyImageBatch):
 
     hand_mask: np.ndarray | None = None
     gt_mask_known: np.ndarray | None = None
+    film_index: np.ndarray | None = None
+    study_index: np.ndarray | None = None
     item_class: ClassVar[type[XrayNumpyItem]] = XrayNumpyItem
 
 
@@ -40,6 +46,8 @@ class XrayItem(ImageItem):
 
     hand_mask: Mask | None = None
     gt_mask_known: torch.Tensor | None = None
+    film_index: torch.Tensor | None = None
+    study_index: torch.Tensor | None = None
     numpy_class: ClassVar[type[XrayNumpyItem]] = XrayNumpyItem
 
 
@@ -49,5 +57,7 @@ class XrayBatch(ImageBatch):
 
     hand_mask: Mask | None = None
     gt_mask_known: torch.Tensor | None = None
+    film_index: torch.Tensor | None = None
+    study_index: torch.Tensor | None = None
     item_class: ClassVar[type[XrayItem]] = XrayItem
     numpy_class: ClassVar[type[XrayNumpyBatch]] = XrayNumpyBatch

@@ -30,8 +30,9 @@ class MuraDataset(AnomalibDataset):
     empty mask and ``gt_mask_known`` False, and pixel metrics leave it out.
 
     Args:
-        samples: Rows of a split manifest with ``image_path``, ``study_label``, ``mask_path`` and
-            ``hand_mask_path`` columns (empty strings where there is no file).
+        samples: Rows of a split manifest with ``image_path``, ``study_id``, ``study_label``, ``mask_path`` and
+            ``hand_mask_path`` columns (empty strings where there is no file), and ``film_path`` where the items
+            are crops of films.
         image_size: Side of the square films after resizing the longest side and padding.
         augmentations: Augmentations applied after letterboxing, to the image and both masks.
         split: ``train``, ``val`` or ``test``.
@@ -55,6 +56,8 @@ class MuraDataset(AnomalibDataset):
         masked = frame["mask_path"] != ""
         frame["gt_mask_known"] = masked | (frame["label_index"] == 0)
         frame.attrs["task"] = "segmentation" if bool((masked & (frame["label_index"] == 1)).any()) else "classification"
+        frame["film_index"] = pd.factorize(frame.get("film_path", frame["image_path"]))[0]
+        frame["study_index"] = pd.factorize(frame["study_id"])[0]
         self.samples = frame
 
     @property
@@ -85,6 +88,8 @@ class MuraDataset(AnomalibDataset):
             mask_path=row.mask_path if has_masks else None,
             hand_mask=hand_mask,
             gt_mask_known=torch.tensor(bool(row.gt_mask_known)) if has_masks else None,
+            film_index=torch.tensor(row.film_index),
+            study_index=torch.tensor(row.study_index),
         )
 
 

@@ -17,6 +17,10 @@ kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`), and its 95% b
   image metrics; NaN where the test items hold one class);
 - ``<image metric>_ci_low`` and ``<image metric>_ci_high``: the 95% bootstrap interval over the test items of the
   image AUROC and of each operating point;
+- ``film_AUROC``, ``study_AUROC`` and the operating points per film and per study (``film_sensitivity_at_90_
+  specificity``, ``study_specificity_at_95_sensitivity``...), each with its ``_ci_low`` and ``_ci_high``: a film
+  or study scores its highest hand crop and is anomalous when one of its crops is, as the benchmark and
+  ``predict`` score them (NaN under a datamodule that does not number films and studies);
 - ``image_sensitivity_at_threshold`` and ``image_specificity_at_threshold``: the operating point that the model's
   image threshold (its ``pred_label``, as ``predict`` labels films) reaches on the test items.
 """
@@ -26,7 +30,7 @@ from __future__ import annotations
 from anomalib.metrics import AUROC, AnomalibMetric, Evaluator, F1Score, create_anomalib_metric
 from torchmetrics.classification import BinaryRecall, BinarySpecificity
 
-from xray_anomalib.metrics.bootstrap import interval_bounds
+from xray_anomalib.metrics.bootstrap import Level, interval_bounds, level_statistics
 from xray_anomalib.metrics.image import ImageAUROC
 from xray_anomalib.metrics.operating_points import (
     SENSITIVITY_TARGETS,
@@ -69,6 +73,7 @@ def xray_evaluator() -> Evaluator:
             *(SensitivityAtSpecificity(specificity) for specificity in SPECIFICITY_TARGETS),
             *(SpecificityAtSensitivity(sensitivity) for sensitivity in SENSITIVITY_TARGETS),
             *interval_bounds("image_", OPERATING_POINTS),
+            *(statistic for level in Level for statistic in level_statistics(level, OPERATING_POINTS)),
             _at_threshold(_Recall, "sensitivity"),
             _at_threshold(_Specificity, "specificity"),
         ],

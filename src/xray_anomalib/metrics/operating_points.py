@@ -2,8 +2,8 @@
 
 ``SensitivityAtSpecificity(0.95)`` is the highest share of anomalous items found by a threshold that leaves at
 least 95% of the normal items below it (torchmetrics' definition, over the ROC curve); ``SpecificityAtSensitivity``
-the other way round. Both are NaN where the items hold one class. ``anomalib test`` scores hand crops, so there
-they are per crop; the benchmark gives them per film and per study, with bootstrap intervals.
+the other way round. Both are NaN where the items hold one class. ``anomalib test`` scores hand crops, so these
+are per crop; :mod:`xray_anomalib.metrics.bootstrap` gives them per film and per study, with bootstrap intervals.
 
 ``OperatingPointThreshold`` is the threshold itself, fitted on the validation items, for
 :class:`~xray_anomalib.post_processing.OperatingPointPostProcessor`.

@@ -43,6 +43,16 @@ CHECKPOINT_KEY = "xray_model_card"
 CARD_MARKDOWN = "MODEL_CARD.md"
 CARD_VERSION = 1
 INTERVAL_ENDS = ("_ci_low", "_ci_high")
+HEADLINE_METRICS = (
+    "image_AUROC",
+    "pixel_AUROC_in_body",
+    "image_sensitivity_at_90_specificity",
+    "study_AUROC",
+    "study_sensitivity_at_90_specificity",
+)
+"""The test metrics a prediction report opens with."""
+TEST_METRIC_PREFIXES = ("image_", "pixel_", "film_", "study_")
+"""The test metrics a card records: per item (hand crop), per pixel, per film and per study."""
 INTENDED_USE = (
     "Hints for a reader of X-ray films: the score says how unlike the normal training films a film looks, and the "
     "heatmap where. Not a diagnosis, and not validated for clinical use: a normal-looking score does not rule a "
@@ -120,7 +130,7 @@ class ModelCard:
             "threshold": str(self.threshold.get("policy", "?")),
         }
         metrics = (self.test or {}).get("metrics", {})
-        for name in ("image_AUROC", "pixel_AUROC_in_body", "image_sensitivity_at_90_specificity"):
+        for name in HEADLINE_METRICS:
             if name in metrics:
                 lines[f"test {name}"] = format_metric(metrics[name])
         if self.test is None:
@@ -326,7 +336,7 @@ class ModelCardMixin(DeployableMixin):
         metrics = {
             name: float(value)
             for name, value in self.trainer.callback_metrics.items()
-            if name.startswith(("image_", "pixel_"))
+            if name.startswith(TEST_METRIC_PREFIXES)
         }
         self._card.test = {
             "data": data_section(getattr(self.trainer, "datamodule", None)),
