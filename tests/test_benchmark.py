@@ -76,7 +76,24 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
         ({"variants": [{"variant": "cropped-ish"}]}, "variants\\[0\\]"),
         ({"data": {"seed": 3}}, "must not set"),
         ({"models": [{"name": "cae"}, {"name": "cae"}]}, "unique"),
-        ({"models": [{"name": "cae"}, {"name": "ensemble", "init_args": {"members": ["cae", "vae"]}}]}, "members"),
+        (
+            {"models": [{"name": "cae"}, {"name": "ensemble", "init_args": {"members": ["cae", "vae"]}}]},
+            r"models\[1\]\.init_args: \['vae'\] name no model listed before it \(\['cae'\]\)",
+        ),
+        (
+            {"models": [{"name": "cae"}, {"name": "ensemble", "init_args": {"members": ["cae"]}}]},
+            r"models\[1\]\.init_args\.members: an ensemble's members are two or more labels",
+        ),
+        (
+            {
+                "models": [
+                    {"name": "cae"},
+                    {"name": "vae"},
+                    {"name": "ensemble", "init_args": {"members": ["cae", "vae"], "method": 3}},
+                ]
+            },
+            r"models\[2\]\.init_args\.method: expected str, got 3",
+        ),
         ({"seeds": "abc"}, r"seeds: expected list\[int\], got 'abc'"),
         ({"output": 123}, "output: expected Path, got 123"),
         ({"models": [{"name": "cae", "max_epochs": "five"}]}, r"models\[0\]\.max_epochs: expected int, got 'five'"),

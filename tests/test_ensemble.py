@@ -7,9 +7,11 @@ import pytest
 import torch
 from anomalib.engine import Engine
 from sklearn.metrics import roc_auc_score
+from xray_anomalib_plugins.cae import Cae
 from xray_anomalib_plugins.ensemble import ModelEnsemble
 
 from xray_anomalib.data import Mura
+from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
 
 
 @pytest.mark.slow
@@ -55,3 +57,16 @@ def test_members_must_exist_and_match_the_image_size(member_checkpoints: list, t
         ModelEnsemble(members=member_checkpoints, image_size=128)
     with pytest.raises(ValueError, match="exactly the keys"):
         ModelEnsemble(members=[{"model": "cae"}], image_size=64)
+
+
+def test_the_ensemble_names_and_resolves_its_own_members() -> None:
+    assert issubclass(ModelEnsemble, BuiltFromTrainedModels) and not issubclass(Cae, BuiltFromTrainedModels)
+    grid_arguments = {"members": ["cae", "vae_b"], "method": "rank"}
+    assert ModelEnsemble.trained_model_labels(grid_arguments) == ["cae", "vae_b"]
+    trained = [TrainedModel("cae", Path("a/model.ckpt")), TrainedModel("vae", Path("b/model.ckpt"))]
+    assert ModelEnsemble.with_trained_models(grid_arguments, trained) == {
+        "members": [{"model": "cae", "checkpoint": "a/model.ckpt"}, {"model": "vae", "checkpoint": "b/model.ckpt"}],
+        "method": "rank",
+    }
+    with pytest.raises(ValueError, match="two or more labels"):
+        ModelEnsemble.trained_model_labels({"members": [{"model": "cae", "checkpoint": "a/model.ckpt"}, "vae"]})

@@ -24,11 +24,13 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 
 from xray_anomalib.models.components.module import XrayAnomalyModule
 from xray_anomalib.models.components.scoring import ScoringModel
+from xray_anomalib.models.components.trained_models import TrainedModel
 from xray_anomalib.registry import get_model_spec
 
 from .torch_model import ModelEnsembleModel
 
 MEMBER_KEYS = ("model", "checkpoint")
+MIN_MEMBERS = 2
 
 
 def load_member(member: Mapping[str, str], image_size: int) -> ScoringModel:
@@ -80,6 +82,25 @@ class ModelEnsemble(XrayAnomalyModule):
         loaded = [load_member(member, image_size) for member in members]
         self.model = ModelEnsembleModel(loaded, names, method)
         self.automatic_optimization = False
+
+    @classmethod
+    def trained_model_labels(cls, init_args: Mapping[str, Any]) -> list[str]:
+        """The grid labels of the members (``members: [cae, vae]`` in a benchmark grid).
+
+        Raises:
+            ValueError: When ``members`` is not a list of two or more labels.
+        """
+        members = init_args.get("members")
+        if not isinstance(members, list) or len(members) < MIN_MEMBERS or not all(isinstance(m, str) for m in members):
+            msg = f"members: an ensemble's members are two or more labels of earlier models; got {members!r}"
+            raise ValueError(msg)
+        return list(members)
+
+    @classmethod
+    def with_trained_models(cls, init_args: Mapping[str, Any], trained: Sequence[TrainedModel]) -> dict[str, Any]:
+        """``init_args`` whose members are the trained runs, as ``{model, checkpoint}`` entries."""
+        members = [{"model": model.name, "checkpoint": str(model.checkpoint)} for model in trained]
+        return {**init_args, "members": members}
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:

@@ -15,7 +15,9 @@ Example ``configs/benchmark/quick.yaml``::
       - {name: ensemble, init_args: {members: [cae, vae], method: rank}}
 
 An ``ensemble`` entry names earlier models of the grid as its members: each of its runs combines the members' runs
-of the same variant and seed (their checkpoints), which the grid trains first.
+of the same variant and seed (their checkpoints), which the grid trains first. Any model built from trained models
+(:class:`~xray_anomalib.models.components.trained_models.BuiltFromTrainedModels`) says itself which labels its
+arguments name.
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from xray_anomalib.film_pipeline import Variant
 from xray_anomalib.io.text import read_yaml
+from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
 from xray_anomalib.registry import UnknownModelError, get_model_spec
 from xray_anomalib.utils.arguments import ConfigValueError, check_class_arguments, checked_value
 from xray_anomalib.utils.class_path import import_class
 
-ENSEMBLE_MODEL = "ensemble"
-"""Registry name of the model ensemble, whose ``members`` are labels of earlier models in a grid."""
 DEFAULT_DATAMODULE = "xray_anomalib.data.Mura"
 """The datamodule of a grid whose ``data`` names no ``class_path``."""
 DEFAULT_IMAGE_SIZE = 256
@@ -44,15 +45,24 @@ class BenchmarkConfigError(ValueError):
     """Raised when a benchmark config is missing a key, has an unknown one, or a wrong value."""
 
 
-def _check_members(model: ModelConfig, earlier: list[str], key: str) -> None:
-    """An ensemble's members must be two or more labels of models listed before it."""
-    members = model.init_args.get("members")
-    if not isinstance(members, list) or len(members) < 2 or not set(members) <= set(earlier):
-        msg = (
-            f"{key}.init_args.members: an ensemble's members must be two or more labels of the models before it "
-            f"({earlier}); got {members!r}"
-        )
+def _with_earlier_models(
+    model_class: type[BuiltFromTrainedModels], arguments: dict[str, Any], earlier: dict[str, str], key: str
+) -> dict[str, Any]:
+    """The arguments of a model built from trained models, the labels it names (models listed before it) resolved.
+
+    The checkpoints are stand-ins: only the arguments' shape is checked before any run.
+    """
+    try:
+        labels = model_class.trained_model_labels(arguments)
+    except ValueError as error:
+        msg = f"{key}.init_args.{error}"
+        raise BenchmarkConfigError(msg) from error
+    unknown = [label for label in labels if label not in earlier]
+    if unknown:
+        msg = f"{key}.init_args: {unknown} name no model listed before it ({list(earlier)}); it names {labels}"
         raise BenchmarkConfigError(msg)
+    stand_ins = [TrainedModel(earlier[label], Path(f"<checkpoint of {label}>")) for label in labels]
+    return model_class.with_trained_models(arguments, stand_ins)
 
 
 def _build(cls: type, values: Any, key: str) -> Any:
@@ -81,17 +91,20 @@ def _build(cls: type, values: Any, key: str) -> Any:
         raise BenchmarkConfigError(msg) from error
 
 
-def _check_model(model: ModelConfig, image_size: int, earlier: list[str], key: str) -> None:
-    """The model is registered and takes its ``init_args`` (with the grid's ``image_size`` and ``seed``)."""
+def _check_model(model: ModelConfig, image_size: int, earlier: dict[str, str], key: str) -> None:
+    """The model is registered and takes its ``init_args`` (with the grid's ``image_size`` and ``seed``).
+
+    ``earlier`` maps the labels of the models listed before it to their registry names.
+    """
     try:
         model_class = get_model_spec(model.name).load()
     except UnknownModelError as error:
         msg = f"{key}.name: {error}"
         raise BenchmarkConfigError(msg) from error
-    if model.name == ENSEMBLE_MODEL:
-        _check_members(model, earlier, key)
     arguments = {"image_size": image_size, **model.init_args}
-    check_class_arguments(model_class, arguments, f"{key}.init_args", skip={"seed", "members"})
+    if issubclass(model_class, BuiltFromTrainedModels):
+        arguments = _with_earlier_models(model_class, arguments, earlier, key)
+    check_class_arguments(model_class, arguments, f"{key}.init_args", skip={"seed"})
 
 
 def _check_data(data: dict[str, Any]) -> None:
@@ -216,5 +229,6 @@ class BenchmarkConfig:
             raise BenchmarkConfigError(msg)
         _check_data(config.data)
         for index, model in enumerate(models):
-            _check_model(model, config.image_size_of(model), labels[:index], f"models[{index}]")
+            earlier = {before.display: before.name for before in models[:index]}
+            _check_model(model, config.image_size_of(model), earlier, f"models[{index}]")
         return cls(config.name, Path(config.output), dict(config.data), variants, models, list(config.seeds))

@@ -25,7 +25,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xray_anomalib.benchmark.config import (
     DEFAULT_DATAMODULE,
-    ENSEMBLE_MODEL,
     BenchmarkConfig,
     ModelConfig,
     VariantConfig,
@@ -34,6 +33,7 @@ from xray_anomalib.benchmark.evaluation import score_names, score_test_films, va
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.film_pipeline import PreprocessingSettings
+from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
 from xray_anomalib.registry import build_model, get_model_spec
 from xray_anomalib.utils.atomic import write_text_atomic
 from xray_anomalib.utils.class_path import import_class
@@ -79,11 +79,16 @@ def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, i
 
 
 def member_runs(run: Run, config: BenchmarkConfig) -> list[Run]:
-    """The runs an ensemble run combines: its members' runs of the same variant and seed (none for other models)."""
-    if run.model.name != ENSEMBLE_MODEL:
+    """The runs an ensemble (any model built from trained models) combines; none for other models.
+
+    They are the runs of the same variant and seed of the grid entries that its arguments name.
+    """
+    model_class = get_model_spec(run.model.name).load()
+    if not issubclass(model_class, BuiltFromTrainedModels):
         return []
     by_label = {model.display: model for model in config.models}
-    return [Run(by_label[label], run.variant, run.seed) for label in run.model.init_args["members"]]
+    labels = model_class.trained_model_labels(run.model.init_args)
+    return [Run(by_label[label], run.variant, run.seed) for label in labels]
 
 
 def checkpoint_of(run: Run, config: BenchmarkConfig) -> Path:
@@ -92,21 +97,24 @@ def checkpoint_of(run: Run, config: BenchmarkConfig) -> Path:
     return checkpoint
 
 
-def member_checkpoints(run: Run, config: BenchmarkConfig) -> tuple[list[dict[str, str]], float]:
-    """``{model, checkpoint}`` of each finished member run of an ensemble run, and the members' training seconds.
+def resolved_init_args(run: Run, config: BenchmarkConfig) -> tuple[dict, float]:
+    """A run's model arguments with the trained runs it combines (for an ensemble), and their training seconds.
 
     Raises:
         ValueError: Naming a member whose run has not finished with the current settings.
     """
+    model_class = get_model_spec(run.model.name).load()
+    if not issubclass(model_class, BuiltFromTrainedModels):
+        return dict(run.model.init_args), 0.0
     members, seconds = [], 0.0
     for member in member_runs(run, config):
         result = recorded_result(member, config)
         if result is None or result["status"] != "ok":
-            msg = f"Ensemble member run {member.run_id} has not finished; the ensemble needs its checkpoint."
+            msg = f"Member run {member.run_id} has not finished; {run.run_id} needs its checkpoint."
             raise ValueError(msg)
-        members.append({"model": member.model.name, "checkpoint": str(checkpoint_of(member, config))})
+        members.append(TrainedModel(member.model.name, checkpoint_of(member, config)))
         seconds += result["train_s"]
-    return members, seconds
+    return model_class.with_trained_models(run.model.init_args, members), seconds
 
 
 def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
@@ -120,8 +128,7 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     image_size = config.image_size_of(run.model)
     datamodule = datamodule_for(config, run.variant, run.seed, image_size)
     seeded = {"seed": run.seed} if "seed" in inspect.signature(get_model_spec(run.model.name).load()).parameters else {}
-    members, members_seconds = member_checkpoints(run, config)
-    init_args = {**run.model.init_args, "members": members} if members else run.model.init_args
+    init_args, members_seconds = resolved_init_args(run, config)
     model = build_model(run.model.name, **{"image_size": image_size, **seeded, **init_args})
     computed = list(score_names(model))
     wanted = run.model.scores or computed
