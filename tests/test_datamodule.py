@@ -1,4 +1,5 @@
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -8,6 +9,7 @@ import torch
 from xray_anomalib.data import Mura, XrayBatch
 from xray_anomalib.data.datamodule import MANIFEST_NAME, REJECTED_NAME
 from xray_anomalib.data.split import read_manifest
+from xray_anomalib.film_pipeline import PreprocessingSettings
 
 
 @pytest.fixture
@@ -35,6 +37,20 @@ def test_parts_batches_and_masks(synthetic_root: Path) -> None:
     inside = (batch.gt_mask & batch.hand_mask).sum() / batch.gt_mask.sum()
     assert inside > 0.9
     assert torch.equal(batch.image[:, 0], batch.image[:, 2])
+
+
+def test_a_raw_model_sees_the_whole_film_and_is_judged_inside_the_body(
+    full_datamodule: Callable[..., Mura],
+) -> None:
+    raw = full_datamodule(preprocessing=PreprocessingSettings("raw"), hand_mask_dir=None)
+    raw.setup()
+    batch = next(iter(raw.test_dataloader()))
+    hand, body = batch.hand_mask, batch.body_mask
+    film = batch.image[:, 0] > 0  # the letterbox pads with zeros; the synthetic film is never exactly 0
+    assert torch.equal(hand, film | hand) and (hand & ~film).float().mean() < 0.01  # the model's mask: the film
+    assert body.shape == hand.shape and not (body & ~hand).any()
+    assert (body.flatten(1).sum(1) / hand.flatten(1).sum(1)).max() < 0.9  # the background is left out
+    assert (batch.gt_mask & body).sum() > 0.9 * batch.gt_mask.sum()  # the anomalies lie in the body
 
 
 def test_manifest_saved_and_reused(synthetic_root: Path, tmp_path: Path) -> None:

@@ -68,6 +68,9 @@ def test_in_body_auroc_ignores_the_easy_background() -> None:
     aupro = PixelAUPRO()
     aupro.update(batch)
     assert 0.0 <= aupro.compute() <= 1.0
+    judged = PixelAUROC(in_body=True)  # a raw model's whole hand mask: the body mask decides what counts
+    judged.update(SimpleNamespace(**vars(batch), hand_mask=torch.ones_like(body), body_mask=body))
+    assert judged.compute() == pytest.approx(in_body.compute())
 
 
 def test_anomalib_test_reports_pixel_metrics_when_a_positive_film_has_no_mask(

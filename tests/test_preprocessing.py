@@ -15,7 +15,7 @@ from xray_anomalib.data.transforms import (
     ResizeLongestSide,
 )
 from xray_anomalib.film_pipeline import OfflinePipeline, PreprocessingSettings
-from xray_anomalib.film_pipeline.pipeline import warp_to_crop
+from xray_anomalib.film_pipeline.pipeline import Variant, warp_to_crop
 from xray_anomalib.film_pipeline.steps import (
     background_level,
     carrier_transform,
@@ -24,6 +24,8 @@ from xray_anomalib.film_pipeline.steps import (
     segment_hands,
 )
 from xray_anomalib.io.films import read_film
+
+VARIANTS = [variant.value for variant in Variant]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -94,6 +96,22 @@ def test_raw_variant_keeps_the_film() -> None:
     film = draw_film(np.random.default_rng(3), 96).film
     crops, record = OfflinePipeline(PreprocessingSettings("raw"))(film)
     assert record.status == "ok" and np.array_equal(crops[0].image, film) and crops[0].hand_mask.all()
+
+
+def test_every_variant_gives_the_segmented_body_for_evaluation() -> None:
+    """raw and cropped models see whole masks, but are judged inside the same body as a full model."""
+    rng = np.random.default_rng(5)
+    for index in range(6):
+        synthetic = draw_film(rng, 128, two_hands=index % 3 == 0)
+        by_variant = {
+            variant: OfflinePipeline(PreprocessingSettings(variant))(synthetic.film)[0] for variant in VARIANTS
+        }
+        (raw,) = by_variant["raw"]
+        assert raw.hand_mask.all() and not raw.body_mask.all()
+        assert _iou(raw.body_mask, synthetic.hand_mask) >= 0.8  # the film's own body, in film coordinates
+        for cropped, full in zip(by_variant["cropped"], by_variant["full"], strict=True):
+            assert cropped.hand_mask.all()
+            assert np.array_equal(cropped.body_mask, full.hand_mask) and np.array_equal(full.body_mask, full.hand_mask)
 
 
 def test_settings_key_changes_with_settings() -> None:

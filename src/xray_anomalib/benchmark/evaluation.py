@@ -108,7 +108,8 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
         seconds += time.perf_counter() - start
         labels.append(batch.gt_label.int())
         if has_masks:
-            batches.append(SimpleNamespace(gt_mask=batch.gt_mask, gt_mask_known=batch.gt_mask_known, hand_mask=hand))
+            known = batch.gt_mask_known
+            batches.append(SimpleNamespace(gt_mask=batch.gt_mask, gt_mask_known=known, body_mask=batch.body_mask))
         for name, (score, anomaly_map) in scored.items():
             columns.setdefault(name, []).append(score.float())
             if has_masks:

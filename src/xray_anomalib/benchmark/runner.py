@@ -33,6 +33,7 @@ from xray_anomalib.benchmark.evaluation import score_names, score_test_films, va
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.film_pipeline import PreprocessingSettings
+from xray_anomalib.film_pipeline.pipeline import PIPELINE_VERSION
 from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
 from xray_anomalib.registry import build_model, get_model_spec
 from xray_anomalib.utils.atomic import write_text_atomic
@@ -161,8 +162,18 @@ def _describe(run: Run) -> dict:
 
 
 def run_settings(run: Run, config: BenchmarkConfig) -> dict:
-    """Everything that decides a run's result, as JSON values (an ensemble's include its members')."""
-    settings = {"model": asdict(run.model), "variant": asdict(run.variant), "seed": run.seed, "data": config.data}
+    """Everything that decides a run's result, as JSON values (an ensemble's include its members').
+
+    The film pipeline's version is among them: a run preprocessed by an earlier pipeline (other crops, other body
+    masks) is run again.
+    """
+    settings = {
+        "model": asdict(run.model),
+        "variant": asdict(run.variant),
+        "seed": run.seed,
+        "data": config.data,
+        "pipeline_version": PIPELINE_VERSION,
+    }
     members = [run_settings(member, config) for member in member_runs(run, config)]
     return json.loads(json.dumps({**settings, **({"members": members} if members else {})}, default=str))
 

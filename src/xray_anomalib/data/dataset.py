@@ -25,14 +25,15 @@ class MuraDataset(AnomalibDataset):
     """Films of one split part, read at full bit depth and letterboxed to a square.
 
     Each item holds the film as a 3-channel image in ``[0, 1]`` (anomalib's convention; the channels are
-    equal), the anomaly mask, and the hand mask (all ones when none is given). The part has pixel truth
+    equal), the anomaly mask, the hand mask the model sees (all ones when none is given) and the body mask that
+    evaluation reads (the hand mask where the samples give none). The part has pixel truth
     (``task == "segmentation"``) when any anomalous film has a mask; an anomalous film without one then gets an
     empty mask and ``gt_mask_known`` False, and pixel metrics leave it out.
 
     Args:
         samples: Rows of a split manifest with ``image_path``, ``study_id``, ``study_label``, ``mask_path`` and
-            ``hand_mask_path`` columns (empty strings where there is no file), and ``film_path`` where the items
-            are crops of films.
+            ``hand_mask_path`` columns (empty strings where there is no file), and ``film_path`` and
+            ``body_mask_path`` (the segmentation, for evaluation) where the items are crops of the film pipeline.
         image_size: Side of the square films after resizing the longest side and padding.
         augmentations: Augmentations applied after letterboxing, to the image and both masks.
         split: ``train``, ``val`` or ``test``.
@@ -76,9 +77,11 @@ class MuraDataset(AnomalibDataset):
         pixels = read_film(row.image_path).pixels
         gt_mask = _read_mask(row.mask_path, pixels.shape)
         hand_mask = _read_mask(row.hand_mask_path, pixels.shape, fill=True)
-        image, gt_mask, hand_mask = self.model_input(pixels, gt_mask, hand_mask)
+        body_path = getattr(row, "body_mask_path", "")
+        body_mask = _read_mask(body_path, pixels.shape) if body_path else hand_mask
+        image, gt_mask, hand_mask, body_mask = self.model_input(pixels, gt_mask, hand_mask, body_mask)
         if self.augmentations is not None:
-            image, gt_mask, hand_mask = self.augmentations(image, gt_mask, hand_mask)
+            image, gt_mask, hand_mask, body_mask = self.augmentations(image, gt_mask, hand_mask, body_mask)
         has_masks = self.task == "segmentation"
         return XrayItem(
             image=image,
@@ -87,6 +90,7 @@ class MuraDataset(AnomalibDataset):
             image_path=row.image_path,
             mask_path=row.mask_path if has_masks else None,
             hand_mask=hand_mask,
+            body_mask=body_mask,
             gt_mask_known=torch.tensor(bool(row.gt_mask_known)) if has_masks else None,
             film_index=torch.tensor(row.film_index),
             study_index=torch.tensor(row.study_index),

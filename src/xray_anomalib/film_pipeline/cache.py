@@ -74,8 +74,8 @@ def build_cache(
 
     Returns:
         The rows of ``films`` repeated per crop, with ``film_path`` (the original), ``image_path``,
-        ``hand_mask_path`` and ``mask_path`` pointing at the crop's files, ``crop_index``, ``status`` and
-        ``reason``. Unreadable films appear once with status ``unreadable`` and no crop files.
+        ``hand_mask_path``, ``body_mask_path`` and ``mask_path`` pointing at the crop's files, ``crop_index``,
+        ``status`` and ``reason``. Unreadable films appear once with status ``unreadable`` and no crop files.
     """
     folder = cache_folder(cache_dir, settings, dataset_key)
     folder.mkdir(parents=True, exist_ok=True)
@@ -117,6 +117,7 @@ def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_
             name = _crop_name(rel_path, index)
             _write(folder / "images" / name, to_cache_pixels(crop.image))
             _write(folder / "hand_masks" / name, crop.hand_mask.astype(np.uint8) * 255)
+            _write(folder / "body_masks" / name, crop.body_mask.astype(np.uint8) * 255)
             if anomaly is not None:
                 _write(folder / "masks" / name, (warp_to_crop(anomaly, crop) > 0).astype(np.uint8) * 255)
             names.append({"name": name, "matrix": crop.matrix.tolist()})
@@ -138,7 +139,9 @@ def _crop_rows(films: pd.DataFrame, folder: Path, records: dict[str, dict]) -> p
             "reason": "; ".join(record["reasons"]),
         }
         if not record["crops"]:
-            rows.append(base | {"crop_index": -1, "image_path": "", "hand_mask_path": "", "mask_path": ""})
+            rows.append(
+                base | {"crop_index": -1, "image_path": "", "hand_mask_path": "", "body_mask_path": "", "mask_path": ""}
+            )
         for index, crop in enumerate(record["crops"]):
             mask = folder / "masks" / crop["name"]
             rows.append(
@@ -147,6 +150,7 @@ def _crop_rows(films: pd.DataFrame, folder: Path, records: dict[str, dict]) -> p
                     "crop_index": index,
                     "image_path": str(folder / "images" / crop["name"]),
                     "hand_mask_path": str(folder / "hand_masks" / crop["name"]),
+                    "body_mask_path": str(folder / "body_masks" / crop["name"]),
                     "mask_path": str(mask) if film["mask_path"] else "",
                 },
             )

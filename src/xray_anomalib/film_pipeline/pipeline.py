@@ -6,6 +6,11 @@ Variants, as compared in the paper's Table 1:
 - ``cropped``: inversion fixed, carrier found and deskewed, one crop per hand; the mask is the whole crop;
 - ``full``: as ``cropped``, with the hand segmentation as the mask.
 
+Every variant also gives each crop its body mask, the ``full`` variant's segmentation (mapped back onto the film
+for ``raw``), which only evaluation reads (pixel metrics inside the body, heatmap peaks): a ``raw`` or ``cropped``
+model never sees it, and its pixel metrics "inside the body" count the same pixels as a ``full`` model's instead
+of the background.
+
 The same :class:`OfflinePipeline` runs when a dataset is cached and when a new film is scored, so training and
 prediction see identical inputs. Each crop keeps the 2 x 3 affine matrix from original film coordinates to crop
 coordinates, so heatmaps can be mapped back onto the original film.
@@ -34,7 +39,7 @@ from xray_anomalib.film_pipeline.steps import (
     touched_sides,
 )
 
-PIPELINE_VERSION = 4  # bump when a step's behaviour changes, so cached results are recomputed
+PIPELINE_VERSION = 5  # bump when a step's behaviour changes, so cached results are recomputed
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # film coordinates are crop coordinates
 MAX_HAND_SIDES = 4  # a body mask reaching all four sides of a carrier crop means the crop lies inside the body
 
@@ -78,18 +83,23 @@ class HandCrop:
 
     Attributes:
         image: ``h x w`` float32 crop in ``[0, 1]``.
-        hand_mask: ``h x w`` bool mask of the hand within the crop.
+        hand_mask: ``h x w`` bool mask of the hand within the crop, as the model sees it (whole for ``raw`` and
+            ``cropped``).
         matrix: 2 x 3 affine matrix from original film coordinates to crop coordinates.
+        body_mask: ``h x w`` bool segmentation of the body within the crop, for evaluation only; whole where no
+            body was found.
     """
 
     image: np.ndarray
     hand_mask: np.ndarray
     matrix: np.ndarray
+    body_mask: np.ndarray
 
     @classmethod
-    def whole(cls, film: np.ndarray) -> HandCrop:
+    def whole(cls, film: np.ndarray, body_mask: np.ndarray | None = None) -> HandCrop:
         """The whole film as one crop, every pixel counted as hand (the raw variant and every early fallback)."""
-        return cls(film, np.ones(film.shape, bool), IDENTITY.copy())
+        whole = np.ones(film.shape, bool)
+        return cls(film, whole, IDENTITY.copy(), whole if body_mask is None else body_mask)
 
 
 @dataclass
@@ -123,10 +133,13 @@ class OfflinePipeline:
 
     Args:
         settings: Which variant, and whether to split two-hand films.
+        body_masks: Segment the body of ``raw`` films for evaluation; a model scoring new films needs no body mask
+            (without it a ``raw`` crop's body mask is the whole film).
     """
 
-    def __init__(self, settings: PreprocessingSettings | None = None) -> None:
+    def __init__(self, settings: PreprocessingSettings | None = None, body_masks: bool = True) -> None:
         self.settings = settings or PreprocessingSettings()
+        self.body_masks = body_masks
 
     def __call__(self, film: np.ndarray) -> tuple[list[HandCrop], FilmRecord]:
         """Preprocess one film.
@@ -143,7 +156,7 @@ class OfflinePipeline:
             record.hand_found = False
             return [HandCrop.whole(film)], record
         if self.settings.variant is Variant.RAW:
-            return [HandCrop.whole(film)], record
+            return [HandCrop.whole(film, body_mask=self._body_on_film(film) if self.body_masks else None)], record
         if float(film.std()) < 1e-3:
             record.fall_back("blank or constant film")
             record.hand_found = False
@@ -184,10 +197,25 @@ class OfflinePipeline:
         for x0, y0, x1, y1 in boxes:
             crop_matrix = matrix.copy()
             crop_matrix[:, 2] -= (x0, y0)
-            hand = mask[y0:y1, x0:x1] if self.settings.variant is Variant.FULL else np.ones((y1 - y0, x1 - x0), bool)
-            crops.append(HandCrop(np.ascontiguousarray(film[y0:y1, x0:x1]), np.ascontiguousarray(hand), crop_matrix))
+            body = np.ascontiguousarray(mask[y0:y1, x0:x1])
+            hand = body if self.settings.variant is Variant.FULL else np.ones(body.shape, bool)
+            crops.append(HandCrop(np.ascontiguousarray(film[y0:y1, x0:x1]), hand, crop_matrix, body))
         record.n_hands = len(crops)
         return crops, record
+
+    def _body_on_film(self, film: np.ndarray) -> np.ndarray:
+        """The body the ``full`` variant segments, mapped back onto the film as it is; whole where none is found."""
+        crops, record = OfflinePipeline(replace(self.settings, variant=Variant.FULL))(film)
+        if not record.hand_found:
+            return np.ones(film.shape, bool)
+        body = np.zeros(film.shape, bool)
+        for crop in crops:
+            inverse = cv2.invertAffineTransform(crop.matrix)
+            on_film = cv2.warpAffine(
+                crop.hand_mask.astype(np.uint8), inverse, film.shape[::-1], flags=cv2.INTER_NEAREST, borderValue=0
+            )
+            body |= on_film > 0
+        return body
 
 
 def warp_to_crop(values: np.ndarray, crop: HandCrop, nearest: bool = True) -> np.ndarray:

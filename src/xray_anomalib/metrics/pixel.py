@@ -5,7 +5,9 @@ would count every pixel of the finding as normal. These metrics leave such films
 ``gt_mask_known``), keep the normal films and the masked anomalous ones, and count how many were left out.
 
 Pixel AUROC over the whole film rewards any map that is zero outside the body (the background is easy negatives):
-``PixelAUROC(in_body=True)`` counts only the pixels of the body mask (the batch's ``hand_mask``), the headline.
+``PixelAUROC(in_body=True)`` counts only the pixels of the body mask (the batch's ``body_mask``, the segmentation;
+its ``hand_mask`` where it has none), the headline. The body mask is the same whatever the model's preprocessing,
+so a ``raw`` model is judged on the same pixels as a ``full`` one.
 
 Example:
     >>> from types import SimpleNamespace
@@ -34,8 +36,8 @@ PIXEL_FIELDS = ("anomaly_map", "gt_mask")
 def films_with_truth(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """``(maps, truth, body)`` of the films whose ``gt_mask`` is truth, each ``(N, H * W)``; ``None`` without masks.
 
-    A batch without ``gt_mask_known`` treats every film as having truth; without ``hand_mask`` the body is the
-    whole film.
+    A batch without ``gt_mask_known`` treats every film as having truth; the body is its ``body_mask``, else its
+    ``hand_mask``, else the whole film.
     """
     maps, truth = getattr(batch, "anomaly_map", None), getattr(batch, "gt_mask", None)
     if maps is None or truth is None:
@@ -43,7 +45,8 @@ def films_with_truth(batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     count = truth.shape[0]
     known = getattr(batch, "gt_mask_known", None)
     keep = torch.ones(count, dtype=torch.bool, device=truth.device) if known is None else known.reshape(count).bool()
-    body = getattr(batch, "hand_mask", None)
+    body = getattr(batch, "body_mask", None)
+    body = getattr(batch, "hand_mask", None) if body is None else body
     body = torch.ones_like(truth, dtype=torch.bool) if body is None else body
     return maps.reshape(count, -1)[keep], truth.reshape(count, -1)[keep].bool(), body.reshape(count, -1)[keep].bool()
 

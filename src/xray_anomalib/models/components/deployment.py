@@ -70,8 +70,11 @@ class DeploymentSettings:
     version: int = field(default=FORMAT_VERSION)
 
     def pipeline(self) -> OfflinePipeline:
-        """The offline pipeline the model's films went through (the raw variant when there was none)."""
-        return OfflinePipeline(self.preprocessing or PreprocessingSettings(variant=Variant.RAW))
+        """The offline pipeline the model's films went through (the raw variant when there was none).
+
+        It gives no body masks: they serve evaluation, and a new film is scored, not evaluated.
+        """
+        return OfflinePipeline(self.preprocessing or PreprocessingSettings(variant=Variant.RAW), body_masks=False)
 
     def build_film_transform(self) -> Transform | None:
         """Rebuild the online film transform."""
