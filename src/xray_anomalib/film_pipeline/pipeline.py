@@ -171,10 +171,11 @@ class OfflinePipeline:
             size = (max(1, round(carrier.size[0])), max(1, round(carrier.size[1])))
             cropped = cv2.warpAffine(film, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             mask, _ = segment_hands(cropped)
-            # a hand enters a film from one side (the forearm): a crop holding no hand, or whose hand reaches
-            # three of its sides, lies inside the hand or runs through it
-            if not mask.any() or touched_sides(mask) >= MAX_HAND_SIDES:
-                carrier = replace(carrier, found=False, reason="the crop would cut through the hand")
+            # a hand enters a film from one side (the forearm): a crop whose body reaches all four of its sides
+            # lies inside the body or runs through it; a crop where none is found is no better than the film
+            refusal = _crop_refusal(mask)
+            if refusal:
+                carrier = replace(carrier, found=False, reason=refusal)
                 matrix, mask = IDENTITY, None
             else:
                 film = cropped
@@ -216,6 +217,15 @@ class OfflinePipeline:
             )
             body |= on_film > 0
         return body
+
+
+def _crop_refusal(mask: np.ndarray) -> str:
+    """Why a carrier crop whose segmentation is ``mask`` is refused ("" when it is kept)."""
+    if not mask.any():
+        return "no body found in the crop (it lies inside the body, or the body is too faint to segment)"
+    if touched_sides(mask) >= MAX_HAND_SIDES:
+        return "the crop would cut through the body (it reaches all four sides)"
+    return ""
 
 
 def warp_to_crop(values: np.ndarray, crop: HandCrop, nearest: bool = True) -> np.ndarray:
