@@ -11,9 +11,10 @@ the films with pixel truth: pixel AUROC inside the body (the headline) and over 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pandas as pd
 import torch
@@ -92,20 +93,26 @@ def _unit_range_maps(maps: list[torch.Tensor]) -> list[torch.Tensor]:
     return [(part - low) / (high - low) if high > low else torch.zeros_like(part) for part in maps]
 
 
+def _scored_batches(model: AnomalibModule, dataloader: Iterable) -> Iterator[tuple[Any, dict, float]]:
+    """Each batch with ``name -> (scores, maps)`` of every score of ``model``, and the seconds the scoring took."""
+    model.eval()
+    for batch in dataloader:
+        hand = batch.hand_mask.unsqueeze(1).to(batch.image.dtype)
+        start = time.perf_counter()
+        scored = score_maps_of(model, batch.image, hand)
+        yield batch, scored, time.perf_counter() - start
+
+
 @torch.no_grad()
 def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestScores:
     """Score every test film with every score of ``model`` and compute the metrics."""
-    model.eval()
     columns: dict[str, list[torch.Tensor]] = {}
     maps: dict[str, list[torch.Tensor]] = {}
     batches: list[SimpleNamespace] = []
     labels, has_masks = [], datamodule.test_data.task == "segmentation"
     seconds = 0.0
-    for batch in datamodule.test_dataloader():
-        hand = batch.hand_mask.unsqueeze(1).to(batch.image.dtype)
-        start = time.perf_counter()
-        scored = score_maps_of(model, batch.image, hand)
-        seconds += time.perf_counter() - start
+    for batch, scored, spent in _scored_batches(model, datamodule.test_dataloader()):
+        seconds += spent
         labels.append(batch.gt_label.int())
         if has_masks:
             known = batch.gt_mask_known
@@ -154,11 +161,9 @@ def validation_image_aurocs(model: AnomalibModule, datamodule: XrayDataModule) -
 
     NaN for every score where the validation films hold one class only.
     """
-    model.eval()
     columns: dict[str, list[torch.Tensor]] = {}
     labels = []
-    for batch in datamodule.val_dataloader():
-        scored = score_maps_of(model, batch.image, batch.hand_mask.unsqueeze(1).to(batch.image.dtype))
+    for batch, scored, _ in _scored_batches(model, datamodule.val_dataloader()):
         labels.append(batch.gt_label.int())
         for name, (score, _) in scored.items():
             columns.setdefault(name, []).append(score.float())
