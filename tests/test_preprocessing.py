@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import RSNA_HANDS, require_shared_data
 from torchvision import tv_tensors
 
 from xray_anomalib.data.synthetic_hand import draw_film
@@ -17,10 +18,12 @@ from xray_anomalib.data.transforms import (
 from xray_anomalib.film_pipeline import OfflinePipeline, PreprocessingSettings
 from xray_anomalib.film_pipeline.pipeline import Variant, warp_to_crop
 from xray_anomalib.film_pipeline.steps import (
+    FAINT_TISSUE_SPREADS,
     background_level,
     carrier_transform,
     find_carrier,
     fix_inversion,
+    reaches_opposite_sides,
     segment_hands,
 )
 from xray_anomalib.io.films import read_film
@@ -166,6 +169,36 @@ def test_real_mura_films_keep_the_soft_tissue(mura_hand_films: list) -> None:
         level = background_level(film)
         rim_share = (np.median(film[rim]) - level) / (np.median(film[mask]) - level)
         assert rim_share < 0.65, f"{path.name}: mask rim at {rim_share:.2f} of the inside's brightness"
+
+
+@pytest.mark.parametrize("name", ["2081.png", "2329.png", "4218.png"])
+def test_faint_real_hand_films_are_segmented_at_the_lower_threshold(name: str) -> None:
+    # grainy low-contrast RSNA films: before pipeline version 6 nothing passed the usual threshold but markers
+    require_shared_data(RSNA_HANDS.is_dir(), "real hand films", RSNA_HANDS)
+    film = read_film(RSNA_HANDS / name).pixels
+    assert not segment_hands(fix_inversion(film)[0])[0].any()
+    crops, record = OfflinePipeline(PreprocessingSettings("full"))(film)
+    assert record.hand_found and record.status == "fallback"
+    assert any(reason.startswith("faint body") for reason in record.reasons), record.reasons
+    (crop,) = crops
+    assert 0.2 <= crop.hand_mask.mean() <= 0.6  # the hand, not a marker nor the whole crop
+    assert np.median(crop.image[crop.hand_mask]) > np.percentile(crop.image[~crop.hand_mask], 90)
+
+
+def test_noise_is_not_taken_for_a_faint_hand() -> None:
+    noise = np.clip(0.2 + 0.02 * np.random.default_rng(0).standard_normal((256, 256)), 0, 1).astype(np.float32)
+    crops, record = OfflinePipeline(PreprocessingSettings("full"))(noise)
+    assert not record.hand_found and crops[0].hand_mask.all()
+    assert not any(reason.startswith("faint body") for reason in record.reasons)
+
+
+def test_a_faint_band_across_a_pelvis_film_is_not_taken_for_the_body(fracatlas_root: Path) -> None:
+    # the lower threshold finds only a band along the top edge of this pelvis film, which the body fills
+    film = read_film(fracatlas_root / "images" / "Non_fractured" / "IMG0000110.jpg").pixels
+    band, _ = segment_hands(fix_inversion(film)[0], spreads=FAINT_TISSUE_SPREADS)
+    assert band.any() and reaches_opposite_sides(band) and band[film.shape[0] // 4 :].sum() == 0
+    crops, record = OfflinePipeline(PreprocessingSettings("full", split_hands=False))(film)
+    assert not record.hand_found and crops[0].hand_mask.all()
 
 
 def test_a_limb_across_the_film_is_cropped_whole() -> None:

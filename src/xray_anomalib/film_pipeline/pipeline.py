@@ -31,15 +31,17 @@ import cv2
 import numpy as np
 
 from xray_anomalib.film_pipeline.steps import (
+    FAINT_TISSUE_SPREADS,
     carrier_transform,
     find_carrier,
     fix_inversion,
     hand_boxes,
+    reaches_opposite_sides,
     segment_hands,
     touched_sides,
 )
 
-PIPELINE_VERSION = 5  # bump when a step's behaviour changes, so cached results are recomputed
+PIPELINE_VERSION = 6  # bump when a step's behaviour changes, so cached results are recomputed
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # film coordinates are crop coordinates
 MAX_HAND_SIDES = 4  # a body mask reaching all four sides of a carrier crop means the crop lies inside the body
 
@@ -183,7 +185,7 @@ class OfflinePipeline:
         if not carrier.found:
             record.fall_back(f"carrier: {carrier.reason}; whole film kept")
         if mask is None:
-            mask, _ = segment_hands(film)
+            mask = self._segment_whole(film, record)
         boxes = hand_boxes(mask) if mask.any() else []
         if not boxes:
             record.fall_back("no hand found; whole carrier kept")
@@ -203,6 +205,25 @@ class OfflinePipeline:
             crops.append(HandCrop(np.ascontiguousarray(film[y0:y1, x0:x1]), hand, crop_matrix, body))
         record.n_hands = len(crops)
         return crops, record
+
+    @staticmethod
+    def _segment_whole(film: np.ndarray, record: FilmRecord) -> np.ndarray:
+        """Segment a film kept whole; on a faint film where nothing is found, once more at the lower threshold.
+
+        Only films where the usual threshold finds nothing change (grainy low-contrast films, where the hand lies
+        within a few grain spreads of the background); the record says so. A faint body reaching two opposite
+        sides is a band along the film's edge (or a trunk that fills the film), not a limb: nothing is kept.
+        """
+        mask, _ = segment_hands(film)
+        if mask.any():
+            return mask
+        faint, _ = segment_hands(film, spreads=FAINT_TISSUE_SPREADS)
+        if not faint.any() or reaches_opposite_sides(faint):
+            return mask
+        record.fall_back(
+            f"faint body: nothing found at the usual threshold, segmented at {FAINT_TISSUE_SPREADS:g} grain spreads"
+        )
+        return faint
 
     def _body_on_film(self, film: np.ndarray) -> np.ndarray:
         """The body the ``full`` variant segments, mapped back onto the film as it is; whole where none is found."""

@@ -22,6 +22,8 @@ MIN_CARRIER_SHARE = 0.3  # a carrier smaller than this share of the film is not 
 BACKGROUND_PART_RATIO = 0.1  # a background region this share of the largest one is part of the exposed film
 CLIPPED_BACKGROUND = 0.03  # a background this close to the film's black point has its darker half clipped
 SOLID_BLOCK_FILL = 0.8  # a component filling this share of its rotated bounding box is a marker block, not a hand
+TISSUE_SPREADS = 4.0  # tissue lies this many spreads of the background's grain above the background
+FAINT_TISSUE_SPREADS = 2.5  # the lower threshold tried on faint films, where nothing passes the usual one
 
 
 @dataclass(frozen=True)
@@ -120,15 +122,19 @@ def carrier_transform(carrier: Carrier) -> np.ndarray:
     return matrix
 
 
-def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
+def segment_hands(film: np.ndarray, spreads: float = TISSUE_SPREADS) -> tuple[np.ndarray, dict]:
     """Segment the hands: tissue brighter than the background, without letters, markers and specks.
+
+    Args:
+        film: ``H x W`` float32 in ``[0, 1]``, not inverted.
+        spreads: How many spreads of the background's grain tissue lies above the background at least.
 
     Returns:
         A bool mask and ``{"components": n, "removed": n}`` (components kept and removed as markers/specks).
     """
     smooth = _smooth(film)
     level = background_level(film)
-    foreground = (smooth > _tissue_threshold(smooth, level)).astype(np.uint8)
+    foreground = (smooth > _tissue_threshold(smooth, level, spreads)).astype(np.uint8)
     size = max(film.shape)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, size // 100) | 1,) * 2)
     foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)  # type: ignore[assignment]  # OpenCV's stubs lose the dtype
@@ -144,14 +150,14 @@ def segment_hands(film: np.ndarray) -> tuple[np.ndarray, dict]:
     return mask, {"components": int(keep.sum()), "removed": int(count - 1 - keep.sum())}
 
 
-def _tissue_threshold(smooth: np.ndarray, level: float) -> float:
+def _tissue_threshold(smooth: np.ndarray, level: float, spreads: float) -> float:
     """The intensity above which a pixel is tissue.
 
     Soft tissue is only slightly brighter than the background: a threshold just above the background's own spread
     keeps it (Otsu would often split bone from tissue instead, losing the fingers' outline). The edge is then
     placed halfway between background and soft tissue, where a blurred edge has its middle.
     """
-    threshold = level + max(0.03, 4.0 * _background_noise(smooth, level))
+    threshold = level + max(0.03, spreads * _background_noise(smooth, level))
     candidates = smooth[smooth > threshold]
     if candidates.size:
         tissue = float(np.percentile(candidates, 25))
@@ -192,16 +198,25 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return filled
 
 
+def _sides_reached(mask: np.ndarray, margin: int) -> tuple[bool, bool, bool, bool]:
+    """Whether ``mask`` reaches the top, bottom, left and right side (within ``margin`` pixels)."""
+    return (
+        bool(mask[:margin].any()),
+        bool(mask[-margin:].any()),
+        bool(mask[:, :margin].any()),
+        bool(mask[:, -margin:].any()),
+    )
+
+
 def touched_sides(mask: np.ndarray, margin: int = 2) -> int:
     """How many of the image's four sides ``mask`` reaches (within ``margin`` pixels)."""
-    if not mask.any():
-        return 0
-    return (
-        int(mask[:margin].any())
-        + int(mask[-margin:].any())
-        + int(mask[:, :margin].any())
-        + int(mask[:, -margin:].any())
-    )
+    return sum(_sides_reached(mask, margin))
+
+
+def reaches_opposite_sides(mask: np.ndarray, margin: int = 2) -> bool:
+    """Whether ``mask`` reaches both the top and the bottom, or both the left and the right side."""
+    top, bottom, left, right = _sides_reached(mask, margin)
+    return (top and bottom) or (left and right)
 
 
 def hand_boxes(mask: np.ndarray, margin: float = 0.03) -> list[tuple[int, int, int, int]]:

@@ -63,8 +63,8 @@ KNOWN_FAILURES = (
     "lighter than the film, where a marker block touches the hand, and on hip and pelvis films that the body fills "
     "(docs/preprocessing.md).",
     "Hands that touch each other are not split into two crops (docs/preprocessing.md).",
-    "No hand is found on grainy low-contrast films (18 of 400 RSNA hands): the whole film is kept and predict "
-    "reports the film as no_hand (docs/preprocessing.md).",
+    "On grainy low-contrast films (18 of 400 RSNA hands) the hand is segmented at a lower threshold that keeps "
+    "the bones and inner tissue but cuts the skin's edge, and the film's record says so (docs/preprocessing.md).",
     "Casts, implants and multi-view films raise the image score without any finding: on real fractures the image "
     "score follows them rather than the fracture (docs/benchmarks.md).",
     "Trained on one collection and one scanner population: films of other devices, exposures or body parts than "
