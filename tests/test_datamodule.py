@@ -51,6 +51,9 @@ def test_a_raw_model_sees_the_whole_film_and_is_judged_inside_the_body(
     assert body.shape == hand.shape and not (body & ~hand).any()
     assert (body.flatten(1).sum(1) / hand.flatten(1).sum(1)).max() < 0.9  # the background is left out
     assert (batch.gt_mask & body).sum() > 0.9 * batch.gt_mask.sum()  # the anomalies lie in the body
+    training = next(iter(raw.train_dataloader()))  # nothing reads the body in training: it is not read
+    covered = training.body_mask.flatten(1).sum(1) / (training.image[:, 0] > 0).flatten(1).sum(1)
+    assert torch.equal(training.body_mask, training.hand_mask) and covered.min() > 0.95  # the whole film
 
 
 def test_manifest_saved_and_reused(synthetic_root: Path, tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ class MuraDataset(AnomalibDataset):
 
     Each item holds the film as a 3-channel image in ``[0, 1]`` (anomalib's convention; the channels are
     equal), the anomaly mask, the hand mask the model sees (all ones when none is given) and the body mask that
-    evaluation reads (the hand mask where the samples give none). The part has pixel truth
+    evaluation reads (the hand mask where the samples give none, and in the ``train`` part, where nothing reads
+    it). The part has pixel truth
     (``task == "segmentation"``) when any anomalous film has a mask; an anomalous film without one then gets an
     empty mask and ``gt_mask_known`` False, and pixel metrics leave it out.
 
@@ -53,6 +54,7 @@ class MuraDataset(AnomalibDataset):
         self.image_size = image_size
         self.film_transform = film_transform
         self.model_input = ModelInput(image_size, film_transform)
+        self.reads_body_masks = split != "train"
         frame = samples.assign(split=split, label_index=samples["study_label"].astype(int))
         masked = frame["mask_path"] != ""
         frame["gt_mask_known"] = masked | (frame["label_index"] == 0)
@@ -77,7 +79,7 @@ class MuraDataset(AnomalibDataset):
         pixels = read_film(row.image_path).pixels
         gt_mask = _read_mask(row.mask_path, pixels.shape)
         hand_mask = _read_mask(row.hand_mask_path, pixels.shape, fill=True)
-        body_path = getattr(row, "body_mask_path", "")
+        body_path = getattr(row, "body_mask_path", "") if self.reads_body_masks else ""
         body_mask = _read_mask(body_path, pixels.shape) if body_path else hand_mask
         image, gt_mask, hand_mask, body_mask = self.model_input(pixels, gt_mask, hand_mask, body_mask)
         if self.augmentations is not None:
