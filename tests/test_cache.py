@@ -132,3 +132,14 @@ def test_a_changed_film_is_preprocessed_again(films: pd.DataFrame, tmp_path: Pat
     build_cache(films, settings, tmp_path / "cache", "MURA-v1.1", workers=1)
     after = cv2.imread(crop, cv2.IMREAD_UNCHANGED).astype(int)
     assert np.abs(after - (65535 - before)).max() <= 257  # the inverted film, not the stale crop
+
+
+def test_films_of_a_part_that_fills_the_film_are_kept_whole(films: pd.DataFrame, tmp_path: Path) -> None:
+    films = films.head(2).assign(body_part=["XR_HAND", "XR_WRIST"])
+    settings = PreprocessingSettings("full", fills_film=("XR_HAND",))
+    build_cache(films, settings, tmp_path, "MURA-v1.1", workers=1)
+    folder = cache_folder(tmp_path, settings, "MURA-v1.1")
+    hand, wrist = (json.loads((folder / "records" / f"{rel}.json").read_text()) for rel in films["rel_path"])
+    assert hand["fills_film"] and not hand["carrier_found"] and len(hand["crops"]) == 1
+    assert np.allclose(np.array(hand["crops"][0]["matrix"])[:, :2], np.eye(2))  # not deskewed: no carrier crop
+    assert not wrist["fills_film"] and wrist["carrier_found"]  # the synthetic films lie on a carrier

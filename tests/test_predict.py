@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -21,6 +22,7 @@ from xray_anomalib.cli import main
 from xray_anomalib.data import Mura
 from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.deploy import DeploymentError, Predictor
+from xray_anomalib.deploy.predictor import PreparedFilm
 from xray_anomalib.deploy.report import FilmRow, StudyRow, write_html
 from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.io.films import read_film
@@ -381,6 +383,19 @@ def test_a_film_above_the_size_limit_is_reduced_on_reading(
     assert reduced.stored_peak == (round(reduced.peak[0] * 4), round(reduced.peak[1] * 4))
     whole = Predictor(trained_run, backend="torch", max_film_side=None).predict(tmp_path / "large.png")
     assert whole.film is not None and whole.film.shape == large.shape and whole.scale == 1
+
+
+def test_the_films_body_part_reaches_the_pipeline(trained_run: Path, film_folder: Path) -> None:
+    """``--body-part`` scores films of a part that fills the film as the training cache treated them: whole."""
+    predictor = Predictor(trained_run, backend="torch", body_part="XR_HAND")
+    settings = predictor.pipeline.settings
+    assert settings is not None and not settings.fills_film
+    usual = predictor.prepare(film_folder / "negative" / "image1.png")
+    predictor.pipeline.settings = replace(settings, fills_film=("XR_HAND",))
+    filled = predictor.prepare(film_folder / "negative" / "image1.png")
+    assert isinstance(usual, PreparedFilm) and isinstance(filled, PreparedFilm)
+    assert not usual.record.fills_film and usual.record.carrier_found  # the synthetic films lie on a carrier
+    assert filled.record.fills_film and not filled.record.carrier_found
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from xray_anomalib.data.transforms import (
     ResizeLongestSide,
 )
 from xray_anomalib.film_pipeline import OfflinePipeline, PreprocessingSettings
-from xray_anomalib.film_pipeline.pipeline import Variant, warp_to_crop
+from xray_anomalib.film_pipeline.pipeline import FilmRecord, Variant, warp_to_crop
 from xray_anomalib.film_pipeline.steps import (
     FAINT_TISSUE_SPREADS,
     background_level,
@@ -120,6 +120,17 @@ def test_every_variant_gives_the_segmented_body_for_evaluation() -> None:
 def test_settings_key_changes_with_settings() -> None:
     assert PreprocessingSettings("full").key() != PreprocessingSettings("cropped").key()
     assert PreprocessingSettings("full").key() == PreprocessingSettings("full").key()
+    assert PreprocessingSettings("full").key() != PreprocessingSettings("full", fills_film=("hip",)).key()
+
+
+def test_body_parts_that_fill_the_film_are_read_from_the_settings() -> None:
+    settings = PreprocessingSettings("full", fills_film=["shoulder", "hip", "hip"])  # type: ignore[arg-type]  # as JSON gives it
+    assert settings.fills_film == ("hip", "shoulder") and PreprocessingSettings(
+        "full", fills_film="hip"
+    ).fills_film == ("hip",)
+    assert settings.body_fills_film("leg+hip") and settings.body_fills_film("shoulder")
+    assert not settings.body_fills_film("leg") and not settings.body_fills_film("")
+    assert PreprocessingSettings(**settings.to_dict()) == settings
 
 
 def test_equalization_spreads_the_histogram_and_keeps_masks() -> None:
@@ -223,3 +234,39 @@ def test_real_leg_films_keep_their_fracture_in_the_crop(fracatlas_root: Path, na
     kept = sum(int((warp_to_crop(fracture, crop) > 0).sum()) for crop in crops)
     inside = sum(int(((warp_to_crop(fracture, crop) > 0) & crop.hand_mask).sum()) for crop in crops)
     assert kept >= 0.9 * (fracture > 0).sum() and inside >= 0.5 * kept
+
+
+@pytest.mark.parametrize("name", ["IMG0002447.jpg", "IMG0002701.jpg", "IMG0003341.jpg"])
+def test_a_hip_film_the_body_fills_keeps_its_fracture_inside_the_body(fracatlas_root: Path, name: str) -> None:
+    # the usual pipeline takes the abdomen for the background here and loses the fracture; hips fill the film
+    from xray_anomalib.data.coco import read_coco_regions
+    from xray_anomalib.data.fracatlas import FRACATLAS_COCO
+
+    film = read_film(fracatlas_root / "images" / "Fractured" / name).pixels
+    fracture = read_coco_regions(fracatlas_root / FRACATLAS_COCO)[name].mask() > 0
+
+    def inside(settings: PreprocessingSettings) -> tuple[float, list, FilmRecord]:
+        crops, record = OfflinePipeline(settings)(film, "hip")
+        kept = sum(int(((warp_to_crop(fracture.astype(np.uint8), crop) > 0) & crop.body_mask).sum()) for crop in crops)
+        return kept / fracture.sum(), crops, record
+
+    usual, _, _ = inside(PreprocessingSettings("full", split_hands=False))
+    filled, crops, record = inside(PreprocessingSettings("full", split_hands=False, fills_film=("hip",)))
+    assert usual < 0.5 and filled >= 0.95
+    assert record.fills_film and not record.carrier_found and record.status == "ok" and not record.inverted
+    (crop,) = crops
+    assert np.allclose(crop.matrix[:, :2], np.eye(2)) and 0.3 <= crop.body_mask.mean() <= 0.95  # background left out
+
+
+@pytest.mark.parametrize("name", ["IMG0002302.jpg", "IMG0001053.jpg"])
+def test_a_shoulder_film_the_body_fills_is_not_taken_for_an_inverted_one(fracatlas_root: Path, name: str) -> None:
+    # a bright chest in the film's centre passed for a bright background: the film was flipped
+    folder = "Fractured" if (fracatlas_root / "images" / "Fractured" / name).is_file() else "Non_fractured"
+    film = read_film(fracatlas_root / "images" / folder / name).pixels
+    assert fix_inversion(film)[1]["inverted"]  # the centre's rule, kept for hands
+    assert (
+        not fix_inversion(film, fills_film=True)[1]["inverted"]
+        and fix_inversion(1 - film, fills_film=True)[1]["inverted"]
+    )
+    _, record = OfflinePipeline(PreprocessingSettings("full", fills_film=("shoulder",)))(film, "shoulder")
+    assert record.fills_film and not record.inverted and record.hand_found

@@ -111,7 +111,8 @@ def _sheet(args: Namespace) -> None:
     from xray_anomalib.visualization.contact_sheet import preprocessing_sheet
 
     films = [path for item in args.films for path in (sorted(item.glob("*.*")) if item.is_dir() else [item])]
-    out = preprocessing_sheet(films[: args.limit], args.out, PreprocessingSettings(args.variant))
+    settings = PreprocessingSettings(args.variant, split_hands=args.split_hands, fills_film=tuple(args.fills_film))
+    out = preprocessing_sheet(films[: args.limit], args.out, settings, body_part=args.body_part)
     print(f"preprocessing sheet of {min(len(films), args.limit)} films: {out}")
 
 
@@ -150,6 +151,7 @@ def _predict(args: Namespace) -> int:
         device=args.device,
         export_dir=args.export_dir,
         max_film_side=args.max_film_side or None,
+        body_part=args.body_part,
     )
     summary = predict_folder(
         predictor,
@@ -214,6 +216,11 @@ def build_parser() -> ArgumentParser:
     sheet.add_argument("--out", type=Path, required=True)
     sheet.add_argument("--variant", choices=["raw", "cropped", "full"], default="full")
     sheet.add_argument("--limit", type=PositiveInt, default=24, help="At most this many films.")
+    sheet.add_argument("--split-hands", type=bool, default=True, help="One crop per hand on films with two.")
+    sheet.add_argument(
+        "--fills-film", nargs="*", default=[], help="Body parts whose body fills the film (e.g. hip shoulder)."
+    )
+    sheet.add_argument("--body-part", default="", help="The films' body part, e.g. hip (see --fills-film).")
     commands.add_subcommand("preprocess-sheet", sheet)
 
     commands.add_subcommand("models", ArgumentParser(description="List the registered models."))
@@ -250,6 +257,12 @@ def build_parser() -> ArgumentParser:
         "'false' shows the ids. Names and birth dates are never read.",
     )
     predict.add_argument("--export-dir", type=Path, default=None, help="Where a checkpoint is exported if needed.")
+    predict.add_argument(
+        "--body-part",
+        default="",
+        help="The films' body part as the training data named it (e.g. hip): films of a part the model's "
+        "preprocessing lists in fills_film are kept whole, as they were in training.",
+    )
     predict.add_argument(
         "--max-film-side",
         type=NonNegativeInt,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from xray_anomalib.film_pipeline import Variant
+from xray_anomalib.film_pipeline import PreprocessingSettings, Variant
 from xray_anomalib.io.text import read_yaml
 from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
 from xray_anomalib.registry import UnknownModelError, get_model_spec
@@ -131,11 +131,13 @@ class VariantConfig:
         variant: ``raw``, ``cropped`` or ``full``.
         equalize: Histogram equalisation of each film (the paper's online step).
         split_hands: One crop per hand on films that show two (``false`` for limbs: one foreground per film).
+        fills_film: Body parts whose body fills the film (see :class:`PreprocessingSettings`).
     """
 
     variant: str
     equalize: bool = False
     split_hands: bool = True
+    fills_film: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Check the variant name."""
@@ -143,8 +145,16 @@ class VariantConfig:
 
     @property
     def label(self) -> str:
-        """Short name used in tables and run folders, e.g. ``full+eq`` (``+whole`` when hands are not split)."""
-        return self.variant + ("+eq" if self.equalize else "") + ("" if self.split_hands else "+whole")
+        """Short name used in tables and run folders, e.g. ``full+eq``.
+
+        ``+whole`` when hands are not split, ``+fill`` when some body parts fill the film.
+        """
+        flags = {"+eq": self.equalize, "+whole": not self.split_hands, "+fill": bool(self.fills_film)}
+        return self.variant + "".join(flag for flag, on in flags.items() if on)
+
+    def settings(self) -> PreprocessingSettings:
+        """The offline pipeline's settings of this variant."""
+        return PreprocessingSettings(self.variant, split_hands=self.split_hands, fills_film=tuple(self.fills_film))
 
 
 @dataclass(frozen=True)

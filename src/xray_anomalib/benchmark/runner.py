@@ -32,7 +32,6 @@ from xray_anomalib.benchmark.config import (
 from xray_anomalib.benchmark.evaluation import score_names, score_test_films, validation_image_aurocs
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.data.transforms import HistogramEqualization
-from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.film_pipeline.pipeline import PIPELINE_VERSION
 from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
 from xray_anomalib.registry import build_model, get_model_spec
@@ -74,7 +73,7 @@ def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, i
     return datamodule_class(
         **{**data, "image_size": image_size},
         seed=seed,
-        preprocessing=PreprocessingSettings(variant.variant, split_hands=variant.split_hands),
+        preprocessing=variant.settings(),
         film_transform=HistogramEqualization() if variant.equalize else None,
     )
 

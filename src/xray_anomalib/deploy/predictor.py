@@ -110,6 +110,8 @@ class Predictor:
             film in flight takes (a 6000 x 6000 film would hold over 400 MB with its heatmap and overlay); the
             model sees crops of at most ``image_size``, so its scores hardly change. ``None`` keeps every film
             as it is.
+        body_part: The films' body part as the training data named it; films of a part that the preprocessing's
+            ``fills_film`` lists are kept whole, as in training.
 
     Attributes:
         card: The model card beside the export or in the run folder (``None`` without one, or with a runner).
@@ -123,6 +125,7 @@ class Predictor:
         settings: DeploymentSettings | None = None,
         export_dir: str | Path | None = None,
         max_film_side: int | None = MAX_FILM_SIDE,
+        body_part: str = "",
     ) -> None:
         self.card: ModelCard | None = None
         if isinstance(model, str | Path):
@@ -134,6 +137,7 @@ class Predictor:
         else:
             self.runner, self.settings = model, settings
         self.max_film_side = max_film_side
+        self.body_part = body_part
         self.pipeline = self.settings.pipeline()
         self.model_input = ModelInput(self.settings.image_size, self.settings.build_film_transform())
 
@@ -174,7 +178,7 @@ class Predictor:
         timings["read"] = time.perf_counter() - start
         start = time.perf_counter()
         try:
-            crops, record = self.pipeline(film)
+            crops, record = self.pipeline(film, self.body_part)
         except (cv2.error, ValueError) as error:
             message = f"preprocessing failed: {error}"
             return FilmPrediction(str(path), FilmStatus.ERROR, message, film=film, scale=scale)

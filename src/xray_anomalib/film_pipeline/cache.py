@@ -65,7 +65,8 @@ def build_cache(
     """Preprocess every film of ``films`` (cached films are skipped) and return one row per hand crop.
 
     Args:
-        films: Rows with ``rel_path``, ``image_path`` and ``mask_path`` ("" when the film has no anomaly mask).
+        films: Rows with ``rel_path``, ``image_path`` and ``mask_path`` ("" when the film has no anomaly mask),
+            and optionally ``body_part``.
         settings: The pipeline's settings.
         cache_dir: Root of all caches.
         dataset_key: The dataset's cache name (:func:`~xray_anomalib.data.identity.dataset_key`), kept in the
@@ -86,7 +87,7 @@ def build_cache(
     }
     records = {rel_path: record for rel_path, record in current.items() if record}
     jobs = [
-        (row.image_path, row.mask_path, row.rel_path)
+        (row.image_path, row.mask_path, row.rel_path, str(getattr(row, "body_part", "")))
         for row in films.itertuples(index=False)
         if row.rel_path not in records
     ]
@@ -102,15 +103,20 @@ def build_cache(
     return _crop_rows(films, folder, records)
 
 
-def process_film(pipeline: OfflinePipeline, folder: Path, image_path: str, mask_path: str, rel_path: str) -> dict:
-    """Preprocess one film into ``folder`` and write its record last (the record marks the film as done)."""
+def process_film(
+    pipeline: OfflinePipeline, folder: Path, image_path: str, mask_path: str, rel_path: str, body_part: str = ""
+) -> dict:
+    """Preprocess one film into ``folder`` and write its record last (the record marks the film as done).
+
+    ``body_part`` is the film's, as its dataset names it (see :class:`PreprocessingSettings`' ``fills_film``).
+    """
     source = _source_signature(image_path, mask_path)
     try:
         film = read_film(image_path).pixels
     except FilmReadError as error:
         record = {"status": "unreadable", "reasons": [str(error)], "crops": []}
     else:
-        crops, film_record = pipeline(film)
+        crops, film_record = pipeline(film, body_part)
         anomaly = cv2.imread(mask_path, cv2.IMREAD_GRAYSCALE) if mask_path else None
         names = []
         for index, crop in enumerate(crops):

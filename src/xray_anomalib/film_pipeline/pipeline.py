@@ -37,11 +37,12 @@ from xray_anomalib.film_pipeline.steps import (
     fix_inversion,
     hand_boxes,
     reaches_opposite_sides,
+    segment_filling_body,
     segment_hands,
     touched_sides,
 )
 
-PIPELINE_VERSION = 6  # bump when a step's behaviour changes, so cached results are recomputed
+PIPELINE_VERSION = 7  # bump when a step's behaviour changes, so cached results are recomputed
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # film coordinates are crop coordinates
 MAX_HAND_SIDES = 4  # a body mask reaching all four sides of a carrier crop means the crop lies inside the body
 
@@ -61,17 +62,28 @@ class PreprocessingSettings:
     Attributes:
         variant: ``raw``, ``cropped`` or ``full``.
         split_hands: Give one crop per hand on films that show two.
+        fills_film: Body parts whose body fills the film (e.g. ``[hip, shoulder]`` of FracAtlas), as the dataset's
+            ``body_part`` column names them (a film of ``leg+hip`` is of both): such films are kept whole (no
+            carrier is searched, which would lie inside the body), their background is judged along the edges
+            and at their darkest pixels instead of in the centre, and no body is dropped as a marker block.
     """
 
     variant: Variant | str = Variant.FULL
     split_hands: bool = True
+    fills_film: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Variant(self.variant))
+        parts = [self.fills_film] if isinstance(self.fills_film, str) else self.fills_film
+        object.__setattr__(self, "fills_film", tuple(sorted(set(parts))))
+
+    def body_fills_film(self, body_part: str) -> bool:
+        """Whether a film of ``body_part`` (``+`` between the parts of a film of several) is one the body fills."""
+        return any(part in self.fills_film for part in body_part.split("+"))
 
     def to_dict(self) -> dict:
         """The settings as JSON-ready values (the variant by its name)."""
-        return asdict(self) | {"variant": Variant(self.variant).value}
+        return asdict(self) | {"variant": Variant(self.variant).value, "fills_film": list(self.fills_film)}
 
     def key(self) -> str:
         """A short hash of the settings and the pipeline version."""
@@ -115,6 +127,7 @@ class FilmRecord:
         carrier_found: Whether a carrier was found and cut out.
         n_hands: Number of hand crops.
         hand_found: False when the segmentation found no hand (the whole film or carrier was kept instead).
+        fills_film: Whether the film was treated as one the body fills (its body part is in the settings').
     """
 
     status: str = "ok"
@@ -123,6 +136,7 @@ class FilmRecord:
     carrier_found: bool = False
     n_hands: int = 1
     hand_found: bool = True
+    fills_film: bool = False
 
     def fall_back(self, reason: str) -> None:
         """Record that a step fell back, and why."""
@@ -143,11 +157,13 @@ class OfflinePipeline:
         self.settings = settings or PreprocessingSettings()
         self.body_masks = body_masks
 
-    def __call__(self, film: np.ndarray) -> tuple[list[HandCrop], FilmRecord]:
+    def __call__(self, film: np.ndarray, body_part: str = "") -> tuple[list[HandCrop], FilmRecord]:
         """Preprocess one film.
 
         Args:
             film: ``H x W`` float32 in ``[0, 1]``.
+            body_part: The film's body part as its dataset names it; it matters for the parts of the settings'
+                ``fills_film``.
 
         Returns:
             The hand crops (at least one) and the record of what was done.
@@ -158,34 +174,19 @@ class OfflinePipeline:
             record.hand_found = False
             return [HandCrop.whole(film)], record
         if self.settings.variant is Variant.RAW:
-            return [HandCrop.whole(film, body_mask=self._body_on_film(film) if self.body_masks else None)], record
+            body = self._body_on_film(film, body_part) if self.body_masks else None
+            return [HandCrop.whole(film, body_mask=body)], record
         if float(film.std()) < 1e-3:
             record.fall_back("blank or constant film")
             record.hand_found = False
             return [HandCrop.whole(film)], record
-        film, inversion = fix_inversion(film)
+        record.fills_film = self.settings.body_fills_film(body_part)
+        film, inversion = fix_inversion(film, fills_film=record.fills_film)
         record.inverted = inversion["inverted"]
-        carrier = find_carrier(film)
-        matrix = IDENTITY
-        mask = None
-        if carrier.found:
-            matrix = carrier_transform(carrier)
-            size = (max(1, round(carrier.size[0])), max(1, round(carrier.size[1])))
-            cropped = cv2.warpAffine(film, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            mask, _ = segment_hands(cropped)
-            # a hand enters a film from one side (the forearm): a crop whose body reaches all four of its sides
-            # lies inside the body or runs through it; a crop where none is found is no better than the film
-            refusal = _crop_refusal(mask)
-            if refusal:
-                carrier = replace(carrier, found=False, reason=refusal)
-                matrix, mask = IDENTITY, None
-            else:
-                film = cropped
-        record.carrier_found = carrier.found
-        if not carrier.found:
-            record.fall_back(f"carrier: {carrier.reason}; whole film kept")
-        if mask is None:
-            mask = self._segment_whole(film, record)
+        if record.fills_film:  # a carrier found on such a film lies inside the body: the whole film is kept
+            matrix, mask = IDENTITY, segment_filling_body(film)[0]
+        else:
+            film, matrix, mask = self._crop_carrier(film, record)
         boxes = hand_boxes(mask) if mask.any() else []
         if not boxes:
             record.fall_back("no hand found; whole carrier kept")
@@ -206,6 +207,28 @@ class OfflinePipeline:
         record.n_hands = len(crops)
         return crops, record
 
+    def _crop_carrier(self, film: np.ndarray, record: FilmRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cut out and deskew the carrier, and segment what is kept.
+
+        Returns:
+            The film or carrier crop, the matrix from film to it, and its body segmentation.
+        """
+        carrier = find_carrier(film)
+        if carrier.found:
+            matrix = carrier_transform(carrier)
+            size = (max(1, round(carrier.size[0])), max(1, round(carrier.size[1])))
+            cropped = cv2.warpAffine(film, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            mask, _ = segment_hands(cropped)
+            # a hand enters a film from one side (the forearm): a crop whose body reaches all four of its sides
+            # lies inside the body or runs through it; a crop where none is found is no better than the film
+            refusal = _crop_refusal(mask)
+            if not refusal:
+                record.carrier_found = True
+                return cropped, matrix, mask
+            carrier = replace(carrier, found=False, reason=refusal)
+        record.fall_back(f"carrier: {carrier.reason}; whole film kept")
+        return film, IDENTITY, self._segment_whole(film, record)
+
     @staticmethod
     def _segment_whole(film: np.ndarray, record: FilmRecord) -> np.ndarray:
         """Segment a film kept whole; on a faint film where nothing is found, once more at the lower threshold.
@@ -225,9 +248,9 @@ class OfflinePipeline:
         )
         return faint
 
-    def _body_on_film(self, film: np.ndarray) -> np.ndarray:
+    def _body_on_film(self, film: np.ndarray, body_part: str) -> np.ndarray:
         """The body the ``full`` variant segments, mapped back onto the film as it is; whole where none is found."""
-        crops, record = OfflinePipeline(replace(self.settings, variant=Variant.FULL))(film)
+        crops, record = OfflinePipeline(replace(self.settings, variant=Variant.FULL))(film, body_part)
         if not record.hand_found:
             return np.ones(film.shape, bool)
         body = np.zeros(film.shape, bool)

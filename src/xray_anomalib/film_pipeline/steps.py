@@ -6,6 +6,7 @@ detector and Photoshop masks with classical image processing (OpenCV) that needs
 - :func:`fix_inversion`: films stored inverted (bright background) are flipped;
 - :func:`find_carrier`: the exposed film area, as a rotated rectangle, for deskewing and cropping;
 - :func:`segment_hands`: a pixel mask of the hands, without burned-in letters and markers;
+- :func:`segment_filling_body`: the same for a body that fills the film (hip, pelvis, shoulder);
 - :func:`hand_boxes`: one box per hand, so that films with two hands give two crops.
 """
 
@@ -24,6 +25,7 @@ CLIPPED_BACKGROUND = 0.03  # a background this close to the film's black point h
 SOLID_BLOCK_FILL = 0.8  # a component filling this share of its rotated bounding box is a marker block, not a hand
 TISSUE_SPREADS = 4.0  # tissue lies this many spreads of the background's grain above the background
 FAINT_TISSUE_SPREADS = 2.5  # the lower threshold tried on faint films, where nothing passes the usual one
+DARKEST_BACKGROUND_PERCENTILE = 2.0  # on a film the body fills, its background is the level of its darkest pixels
 
 
 @dataclass(frozen=True)
@@ -61,20 +63,40 @@ def background_level(film: np.ndarray) -> float:
     more of a film than its background does, never pass for the background.
     """
     height, width = film.shape
-    centre = film[height // 6 : height - height // 6, width // 6 : width - width // 6]
-    histogram = np.bincount(_to_uint8(_smooth(centre)).ravel(), minlength=256).astype(np.float64)
-    histogram[[0, 255]] = 0  # scanner padding and saturated borders are not the exposed background
+    return _most_common_level(_smooth(film[height // 6 : height - height // 6, width // 6 : width - width // 6]))
+
+
+def edge_level(film: np.ndarray) -> float:
+    """The most common intensity along the film's edges (its outer eighth on each side).
+
+    On a film that the body fills (a pelvis, a shoulder) the centre is body, and what background there is lies
+    along the edges.
+    """
+    height, width = film.shape
+    inner = np.zeros(film.shape, bool)
+    inner[height // 8 : height - height // 8, width // 8 : width - width // 8] = True
+    return _most_common_level(_smooth(film)[~inner])
+
+
+def _most_common_level(values: np.ndarray) -> float:
+    """The peak of the histogram of ``values``, without the black and white points (padding, saturation)."""
+    histogram = np.bincount(_to_uint8(values).ravel(), minlength=256).astype(np.float64)
+    histogram[[0, 255]] = 0
     histogram = np.convolve(histogram, np.ones(5) / 5, mode="same")
     return float(np.argmax(histogram) / 255)
 
 
-def fix_inversion(film: np.ndarray) -> tuple[np.ndarray, dict]:
+def fix_inversion(film: np.ndarray, fills_film: bool = False) -> tuple[np.ndarray, dict]:
     """Flip a film stored inverted, where the exposed background is bright instead of dark.
+
+    Args:
+        film: ``H x W`` float32 in ``[0, 1]``.
+        fills_film: The body fills the film: its background is judged along the edges instead of in the centre.
 
     Returns:
         The film (inverted when needed) and ``{"inverted": bool, "background": float}``.
     """
-    level = background_level(film)
+    level = edge_level(film) if fills_film else background_level(film)
     inverted = level > 0.5
     return (1.0 - film if inverted else film), {"inverted": inverted, "background": level}
 
@@ -133,20 +155,39 @@ def segment_hands(film: np.ndarray, spreads: float = TISSUE_SPREADS) -> tuple[np
         A bool mask and ``{"components": n, "removed": n}`` (components kept and removed as markers/specks).
     """
     smooth = _smooth(film)
-    level = background_level(film)
-    foreground = (smooth > _tissue_threshold(smooth, level, spreads)).astype(np.uint8)
-    size = max(film.shape)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, size // 100) | 1,) * 2)
-    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)  # type: ignore[assignment]  # OpenCV's stubs lose the dtype
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+    return _keep_bodies(smooth > _tissue_threshold(smooth, background_level(film), spreads), drop_blocks=True)
+
+
+def segment_filling_body(film: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Segment a body that fills the film (a pelvis, a shoulder): tissue brighter than the film's darkest part.
+
+    The centre of such a film is body, so the background is taken from its darkest pixels (above the black point
+    of scanner padding). A body filling most of its rectangle is no marker block here: none is dropped as one.
+
+    Args:
+        film: ``H x W`` float32 in ``[0, 1]``, not inverted.
+
+    Returns:
+        A bool mask and ``{"components": n, "removed": n}``, as :func:`segment_hands`.
+    """
+    smooth = _smooth(film)
+    exposed = smooth[smooth > 1 / 255]
+    level = float(np.percentile(exposed, DARKEST_BACKGROUND_PERCENTILE)) if exposed.size else 0.0
+    return _keep_bodies(smooth > _tissue_threshold(smooth, level, TISSUE_SPREADS), drop_blocks=False)
+
+
+def _keep_bodies(foreground: np.ndarray, drop_blocks: bool) -> tuple[np.ndarray, dict]:
+    """Open ``foreground``, keep its large components (without marker blocks when asked) and fill their holes."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, max(foreground.shape) // 100) | 1,) * 2)
+    opened = cv2.morphologyEx(foreground.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(count, bool)
-    solid = np.array([_is_solid_block(labels == label) for label in range(1, count)], bool)
+    solid = np.array([drop_blocks and _is_solid_block(labels == label) for label in range(1, count)], bool)
     if len(areas) and not solid.all():
         largest = areas[~solid].max()
-        keep[1:] = (areas >= MIN_HAND_SHARE * film.size) & (areas >= SECOND_HAND_RATIO * largest) & ~solid
-    mask = keep[labels]
-    mask = _fill_holes(mask)
+        keep[1:] = (areas >= MIN_HAND_SHARE * foreground.size) & (areas >= SECOND_HAND_RATIO * largest) & ~solid
+    mask = _fill_holes(keep[labels])
     return mask, {"components": int(keep.sum()), "removed": int(count - 1 - keep.sum())}
 
 

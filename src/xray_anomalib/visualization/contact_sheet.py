@@ -60,6 +60,7 @@ def preprocessing_sheet(
     out: str | Path,
     settings: PreprocessingSettings | None = None,
     tile: int = 160,
+    body_part: str = "",
 ) -> Path:
     """One row per film: original | crop | hand mask | final (crop inside the mask), with the pipeline's status.
 
@@ -68,6 +69,7 @@ def preprocessing_sheet(
         out: PNG to write.
         settings: Pipeline settings (``full`` by default).
         tile: Side of each tile in pixels.
+        body_part: The films' body part (it matters for the settings' ``fills_film``).
 
     Returns:
         The written path.
@@ -76,7 +78,7 @@ def preprocessing_sheet(
     rows = []
     for path in films:
         film = read_film(path).pixels
-        crops, record = pipeline(film)
+        crops, record = pipeline(film, body_part)
         crop = crops[0]
         panels = [film, crop.image, crop.hand_mask.astype(np.float32), crop.image * crop.hand_mask]
         row = np.hstack([_tile(panel, tile) for panel in panels])

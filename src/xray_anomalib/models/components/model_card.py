@@ -61,7 +61,7 @@ INTENDED_USE = (
 KNOWN_FAILURES = (
     "The body mask is wrong on films with a light background and a white frame, on collimated inner rectangles "
     "lighter than the film, where a marker block touches the hand, and on hip and pelvis films that the body fills "
-    "(docs/preprocessing.md).",
+    "unless the preprocessing lists their body part in fills_film (docs/preprocessing.md).",
     "Hands that touch each other are not split into two crops (docs/preprocessing.md).",
     "On grainy low-contrast films (18 of 400 RSNA hands) the hand is segmented at a lower threshold that keeps "
     "the bones and inner tissue but cuts the skin's edge, and the film's record says so (docs/preprocessing.md).",
