@@ -29,14 +29,14 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     tiny = {"channels": [8, 16], "bottleneck_channels": 16}
     broken = {"name": "cae", "label": "cae_kld", "init_args": tiny, "scores": ["kld"]}
     second = {"name": "cae", "label": "cae_b", "init_args": {**tiny, "score": "topk", "top_k": 5}}
-    ensemble = {"name": "ensemble", "init_args": {"members": ["cae", "cae_b"]}, "scores": ["ensemble"]}
+    ensemble = {"name": "ensemble", "init_args": {"members": ["cae", "cae_b"]}, "scores": ["combined"]}
     models = [*config["models"], second, ensemble, broken]
     path = _config(tmp_path, output=str(output), seeds=[0], data=data, models=models)
     assert main(["benchmark", "--config", str(path)]) == 1  # one run failed, the others finished
     runs = pd.read_csv(output / "runs.csv")
     finished = runs[runs["status"] == "ok"]
     assert set(finished["model"]) == {"cae", "padim", "cae_b", "ensemble"}
-    assert set(finished.loc[finished["model"] == "ensemble", "score"]) == {"ensemble"}
+    assert set(finished.loc[finished["model"] == "ensemble", "score"]) == {"combined"}
     train_s = finished.groupby(["model", "variant"])["train_s"].first()
     assert (train_s["ensemble"] > train_s["cae"] + train_s["cae_b"]).all()  # its members' training counts
     assert set(finished["variant"]) == {"raw", "full+eq"}

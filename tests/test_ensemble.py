@@ -24,7 +24,7 @@ def test_ensemble_of_trained_models_fits_on_validation_and_tests(
     datamodule = full_datamodule()
     engine = Engine(default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
     engine.fit(model=model, datamodule=datamodule)
-    ensemble = model.model.ensemble
+    ensemble = model.model.combination
     assert ensemble.is_fitted and (ensemble.std != 1).all()
     for old, new in zip(before, model.model.members.parameters(), strict=True):
         torch.testing.assert_close(old, new)  # members are frozen

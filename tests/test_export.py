@@ -35,9 +35,9 @@ TINY_ARGS = {
     "bigan": {**TINY_GAN, "score": "discriminator"},
     "alphagan": {
         **TINY_GAN,
-        "score": "ensemble",
-        "ensemble": ["discriminator_mean", "topk"],
-        "ensemble_method": "rank",
+        "score": "combined",
+        "combine": ["discriminator_mean", "topk"],
+        "combine_method": "rank",
         "top_k": 50,
     },
     "blendseg": {"channels": [8, 16, 32], "image_size": IMAGE_SIZE, "score": "segmentation", "top_k": 50},

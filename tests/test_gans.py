@@ -63,8 +63,8 @@ def test_alpha_gan_trains_with_one_optimiser_per_network_and_scores_every_test_f
         discriminator_channels=[8, 16],
         latent_dim=16,
         image_size=64,
-        score="ensemble",
-        ensemble=["discriminator", "code_discriminator", "topk"],
+        score="combined",
+        combine=["discriminator", "code_discriminator", "topk"],
         top_k=50,
     )
     datamodule = full_datamodule(eval_batch_size=7)
@@ -74,7 +74,7 @@ def test_alpha_gan_trains_with_one_optimiser_per_network_and_scores_every_test_f
     logged = engine.trainer.logged_metrics
     for phase in ("encoder_generator", "discriminator", "code_discriminator"):
         assert torch.isfinite(logged[f"train_{phase}_loss_epoch"])
-    assert model.model.ensemble.is_fitted
+    assert model.model.combination.is_fitted
     predictions = engine.predict(model=model, dataloaders=datamodule.test_dataloader())
     scores = torch.cat([batch.pred_score for batch in predictions])
     assert len(scores) == len(datamodule.test_data)  # no film dropped, even with a last partial batch

@@ -27,11 +27,11 @@ class AlphaGan(AdversarialModule):
         reconstruction_weight: Weight of the L1 reconstruction loss (the paper: 0.01).
         label_smoothing: Soft label of real films and prior codes.
         score: ``discriminator``, ``code_discriminator``, ``discriminator_mean``, ``mse``, ``l1``, ``topk`` or
-            ``ensemble``.
+            ``combined``.
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[discriminator, topk]``.
-        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
+        combine: Scores combined when ``score`` is ``combined``, e.g. ``[discriminator, topk]``.
+        combine_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr_encoder: Adam learning rate of the encoder (the paper: 1e-3).
         lr_generator: Adam learning rate of the generator (the paper: 1e-3).
         lr_discriminator: Adam learning rate of the image discriminator (the paper: 1e-4).
@@ -53,8 +53,8 @@ class AlphaGan(AdversarialModule):
         score: str = "discriminator",
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: str = "rank",
+        combine: Sequence[str] = (),
+        combine_method: str = "rank",
         lr_encoder: float = 2e-4,
         lr_generator: float = 2e-4,
         lr_discriminator: float = 2e-4,

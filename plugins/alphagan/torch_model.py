@@ -18,7 +18,7 @@ from xray_anomalib.models.components.adversarial import (
     masked_film,
 )
 from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, Score, ScoreMap
 
 SCORES = (Score.DISCRIMINATOR, Score.CODE_DISCRIMINATOR, Score.DISCRIMINATOR_MEAN, *RECONSTRUCTION_SCORES)
 
@@ -40,11 +40,11 @@ class AlphaGanModel(AdversarialModel):
         image_size: Side of the square films.
         reconstruction_weight: Weight of the L1 reconstruction loss (the paper: 0.01).
         label_smoothing: Soft label of real films and prior codes for the discriminators.
-        score: The score returned (one of ``SCORES`` or ``ensemble``).
+        score: The score returned (one of ``SCORES`` or ``combined``).
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``.
-        ensemble_method: ``rank`` or ``zscore``.
+        combine: Scores combined when ``score`` is ``combined``.
+        combine_method: ``rank`` or ``zscore``.
     """
 
     networks = ("encoder", "generator", "discriminator", "code_discriminator")
@@ -61,10 +61,10 @@ class AlphaGanModel(AdversarialModel):
         score: str = Score.DISCRIMINATOR,
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
+        combine: Sequence[str] = (),
+        combine_method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
-        super().__init__(SCORES, score, ensemble, ensemble_method)
+        super().__init__(SCORES, score, combine, combine_method)
         self.latent_dim = latent_dim
         self.reconstruction_weight = reconstruction_weight
         self.label_smoothing = label_smoothing

@@ -24,11 +24,11 @@ class Bigan(AdversarialModule):
         latent_dim: Size of ``z`` (the paper: 100).
         image_size: Side of the square input (the paper: 128).
         label_smoothing: Soft label of real pairs for the discriminator.
-        score: ``discriminator``, ``mse``, ``l1``, ``topk`` or ``ensemble``.
+        score: ``discriminator``, ``mse``, ``l1``, ``topk`` or ``combined``.
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[discriminator, mse]``.
-        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
+        combine: Scores combined when ``score`` is ``combined``, e.g. ``[discriminator, mse]``.
+        combine_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr_encoder: Adam learning rate of the encoder (the paper: 1e-3).
         lr_generator: Adam learning rate of the generator (the paper: 1e-3).
         lr_discriminator: Adam learning rate of the discriminator (the paper: 5e-6).
@@ -47,8 +47,8 @@ class Bigan(AdversarialModule):
         score: str = "discriminator",
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: str = "rank",
+        combine: Sequence[str] = (),
+        combine_method: str = "rank",
         lr_encoder: float = 2e-4,
         lr_generator: float = 2e-4,
         lr_discriminator: float = 2e-4,

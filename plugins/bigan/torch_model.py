@@ -17,7 +17,7 @@ from xray_anomalib.models.components.adversarial import (
     masked_film,
 )
 from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, Score, ScoreMap
 
 SCORES = (Score.DISCRIMINATOR, *RECONSTRUCTION_SCORES)
 
@@ -35,11 +35,11 @@ class BiganModel(AdversarialModel):
         latent_dim: Size of ``z``.
         image_size: Side of the square films.
         label_smoothing: Soft label of real pairs for the discriminator.
-        score: The score returned, or ``ensemble``.
+        score: The score returned, or ``combined``.
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``.
-        ensemble_method: ``rank`` or ``zscore``.
+        combine: Scores combined when ``score`` is ``combined``.
+        combine_method: ``rank`` or ``zscore``.
     """
 
     networks = ("encoder", "generator", "discriminator")
@@ -54,10 +54,10 @@ class BiganModel(AdversarialModel):
         score: str = Score.DISCRIMINATOR,
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
+        combine: Sequence[str] = (),
+        combine_method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
-        super().__init__(SCORES, score, ensemble, ensemble_method)
+        super().__init__(SCORES, score, combine, combine_method)
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
         self.top_k = top_k

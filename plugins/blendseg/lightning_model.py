@@ -33,10 +33,10 @@ class BlendSeg(XrayAnomalyModule):
     Args:
         channels: U-Net stage channels, finest first (``len(channels)`` halvings, the first by the stem).
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
-        score: ``segmentation`` (top-k mean of the map), ``segmentation_mean`` or ``ensemble``.
+        score: ``segmentation`` (top-k mean of the map), ``segmentation_mean`` or ``combined``.
         top_k: Pixels averaged by the ``segmentation`` score.
-        ensemble: Scores combined when ``score`` is ``ensemble``.
-        ensemble_method: ``rank`` or ``zscore``.
+        combine: Scores combined when ``score`` is ``combined``.
+        combine_method: ``rank`` or ``zscore``.
         anomaly_probability: Share of training films that get a blended patch.
         patch_size: Patch height and width range, as fractions of the film's side.
         patch_scale: Range of the source region's size relative to the patch it fills.
@@ -54,8 +54,8 @@ class BlendSeg(XrayAnomalyModule):
         image_size: int = 256,
         score: str = "segmentation",
         top_k: int = 100,
-        ensemble: Sequence[str] = (),
-        ensemble_method: str = "rank",
+        combine: Sequence[str] = (),
+        combine_method: str = "rank",
         anomaly_probability: float = 0.5,
         patch_size: Sequence[float] = (0.06, 0.3),
         patch_scale: Sequence[float] = (0.7, 1.4),

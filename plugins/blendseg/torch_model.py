@@ -61,10 +61,10 @@ class BlendSegModel(ScoringModel):
     Args:
         channels: U-Net stage channels, finest first.
         score: ``segmentation`` (mean of the ``top_k`` most anomalous body pixels), ``segmentation_mean`` (mean
-            over the body) or ``ensemble``.
+            over the body) or ``combined``.
         top_k: Pixels averaged by the ``segmentation`` score.
-        ensemble: Scores combined when ``score`` is ``ensemble``.
-        ensemble_method: ``rank`` or ``zscore``.
+        combine: Scores combined when ``score`` is ``combined``.
+        combine_method: ``rank`` or ``zscore``.
     """
 
     def __init__(
@@ -72,10 +72,10 @@ class BlendSegModel(ScoringModel):
         channels: Sequence[int] = (8, 16, 32, 64, 128),
         score: str = "segmentation",
         top_k: int = 100,
-        ensemble: Sequence[str] = (),
-        ensemble_method: str = "rank",
+        combine: Sequence[str] = (),
+        combine_method: str = "rank",
     ) -> None:
-        super().__init__(SCORES, score, ensemble, ensemble_method)
+        super().__init__(SCORES, score, combine, combine_method)
         self.top_k = top_k
         self.unet = UNet(channels)  # PyTorch's default initialisation
 

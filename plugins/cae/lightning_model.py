@@ -25,11 +25,11 @@ class Cae(ReconstructionModule):
         channels: Output channels of each encoder stage (each halves the resolution).
         bottleneck_channels: Channels of the spatial bottleneck.
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
-        score: Image score: ``mse``, ``l1``, ``topk`` or ``ensemble``.
+        score: Image score: ``mse``, ``l1``, ``topk`` or ``combined``.
         top_k: Pixels averaged by the ``topk`` score (the paper: 200).
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[mse, topk]``.
-        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
+        combine: Scores combined when ``score`` is ``combined``, e.g. ``[mse, topk]``.
+        combine_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr: Adam learning rate (the paper: 1e-4).
         **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
             :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
@@ -43,8 +43,8 @@ class Cae(ReconstructionModule):
         score: str = "mse",
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: str = "rank",
+        combine: Sequence[str] = (),
+        combine_method: str = "rank",
         lr: float = 1e-4,
         **kwargs: Any,
     ) -> None:

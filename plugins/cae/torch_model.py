@@ -14,7 +14,7 @@ from xray_anomalib.models.components import (
     to_model_range,
 )
 from xray_anomalib.models.components.error_maps import ReconstructionModel, reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, ScoreMap
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, ScoreMap
 
 
 class CaeModel(ReconstructionModel):
@@ -27,11 +27,11 @@ class CaeModel(ReconstructionModel):
     Args:
         channels: Output channels of each encoder stage; ``len(channels)`` halvings of the resolution.
         bottleneck_channels: Channels of the bottleneck (the paper: 512 at 16 x 16 for 512 px films).
-        score: Image score at evaluation (``mse``, ``l1``, ``topk`` or ``ensemble``).
+        score: Image score at evaluation (``mse``, ``l1``, ``topk`` or ``combined``).
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``.
-        ensemble_method: ``rank`` or ``zscore``.
+        combine: Scores combined when ``score`` is ``combined``.
+        combine_method: ``rank`` or ``zscore``.
     """
 
     def __init__(
@@ -41,10 +41,10 @@ class CaeModel(ReconstructionModel):
         score: str = "mse",
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
+        combine: Sequence[str] = (),
+        combine_method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
-        super().__init__(RECONSTRUCTION_SCORES, score, ensemble, ensemble_method)
+        super().__init__(RECONSTRUCTION_SCORES, score, combine, combine_method)
         self.top_k = top_k
         self.mask_margin = mask_margin
         self.encoder = conv_encoder(1, channels, bottleneck_channels)

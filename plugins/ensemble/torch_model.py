@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from xray_anomalib.models.components.scoring import EnsembleMethod, Score, ScoreMap, ScoringModel
+from xray_anomalib.models.components.scoring import CombineMethod, Score, ScoreMap, ScoringModel
 
 
 class ModelEnsembleModel(ScoringModel):
@@ -23,9 +23,9 @@ class ModelEnsembleModel(ScoringModel):
         self,
         members: Sequence[ScoringModel],
         names: Sequence[str],
-        method: EnsembleMethod | str = EnsembleMethod.RANK,
+        method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
-        super().__init__(names, Score.ENSEMBLE, names, method)
+        super().__init__(names, Score.COMBINED, names, method)
         self.names = tuple(names)
         self.members = nn.ModuleList(members)
 

@@ -23,11 +23,11 @@ class Vae(ReconstructionModule):
         latent_channels: Channels of the spatial latent.
         kl_weight: Weight of the KL term (in the loss and the ``mse_kld`` score).
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
-        score: ``mse``, ``l1``, ``topk``, ``kld``, ``mse_kld`` or ``ensemble``.
+        score: ``mse``, ``l1``, ``topk``, ``kld``, ``mse_kld`` or ``combined``.
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``, e.g. ``[topk, kld]``.
-        ensemble_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
+        combine: Scores combined when ``score`` is ``combined``, e.g. ``[topk, kld]``.
+        combine_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
         lr: Adam learning rate (the paper: 5e-5).
         **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
             :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
@@ -42,8 +42,8 @@ class Vae(ReconstructionModule):
         score: str = "mse",
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: str = "rank",
+        combine: Sequence[str] = (),
+        combine_method: str = "rank",
         lr: float = 1e-4,
         **kwargs: Any,
     ) -> None:

@@ -15,7 +15,7 @@ from xray_anomalib.models.components import (
     to_model_range,
 )
 from xray_anomalib.models.components.error_maps import ReconstructionModel, reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, EnsembleMethod, Score, ScoreMap
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, Score, ScoreMap
 
 SCORES = (*RECONSTRUCTION_SCORES, Score.KLD, Score.MSE_KLD)
 
@@ -30,11 +30,11 @@ class VaeModel(ReconstructionModel):
         channels: Output channels of each encoder stage; ``len(channels)`` halvings of the resolution.
         latent_channels: Channels of the latent map.
         kl_weight: Weight of the KL term in the loss and in the ``mse_kld`` score.
-        score: Image score at evaluation (one of ``SCORES`` or ``ensemble``).
+        score: Image score at evaluation (one of ``SCORES`` or ``combined``).
         top_k: Pixels averaged by the ``topk`` score.
         mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        ensemble: Scores combined when ``score`` is ``ensemble``.
-        ensemble_method: ``rank`` or ``zscore``.
+        combine: Scores combined when ``score`` is ``combined``.
+        combine_method: ``rank`` or ``zscore``.
     """
 
     def __init__(
@@ -45,10 +45,10 @@ class VaeModel(ReconstructionModel):
         score: str = "mse",
         top_k: int = 200,
         mask_margin: int = 0,
-        ensemble: Sequence[str] = (),
-        ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
+        combine: Sequence[str] = (),
+        combine_method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
-        super().__init__(SCORES, score, ensemble, ensemble_method)
+        super().__init__(SCORES, score, combine, combine_method)
         self.kl_weight = kl_weight
         self.top_k = top_k
         self.mask_margin = mask_margin

@@ -48,18 +48,18 @@ class TestScores:
 
 
 def score_names(model: AnomalibModule) -> tuple[str, ...]:
-    """Names of the scores :func:`score_test_films` reports for ``model`` (``ensemble`` when it has one)."""
+    """Names of the scores :func:`score_test_films` reports for ``model`` (``combined`` when it has one)."""
     if not isinstance(model.model, ScoringModel):
         return (DEFAULT_SCORE,)
-    return (*model.model.score_names, *([str(Score.ENSEMBLE)] if model.model.ensemble is not None else []))
+    return (*model.model.score_names, *([str(Score.COMBINED)] if model.model.combination is not None else []))
 
 
 def score_maps_of(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.Tensor) -> dict:
     """``name -> (scores, maps)`` of every score the model computes."""
     if isinstance(model.model, ScoringModel):
         scored = model.model.score_maps(image, hand_mask)
-        if model.model.ensemble is not None:
-            scored[Score.ENSEMBLE] = model.model.ensemble(scored)
+        if model.model.combination is not None:
+            scored[Score.COMBINED] = model.model.combination(scored)
         return scored
     output = model.model(model.pre_processor(image) if model.pre_processor else image)
     return {DEFAULT_SCORE: (output.pred_score.reshape(-1), output.anomaly_map.reshape(hand_mask.shape))}

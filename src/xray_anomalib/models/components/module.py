@@ -219,10 +219,10 @@ class XrayAnomalyModule(
         return nncf.quantize(model, nncf.Dataset(datamodule.val_dataloader(), inputs))
 
     def on_validation_epoch_start(self) -> None:
-        """Fit a score ensemble on this epoch's normal validation films, before they are scored and thresholded."""
-        ensemble = getattr(self.model, "ensemble", None)
-        if ensemble is not None:
-            ensemble.fit(*self._normal_validation_scores(ensemble.members))
+        """Fit a score combination on this epoch's normal validation films, before they are scored and thresholded."""
+        combination = getattr(self.model, "combination", None)
+        if combination is not None:
+            combination.fit(*self._normal_validation_scores(combination.members))
 
     @torch.no_grad()
     def _normal_validation_scores(self, names: tuple[str, ...]) -> tuple[dict, dict]:

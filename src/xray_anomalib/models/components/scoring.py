@@ -1,12 +1,12 @@
-"""Named scores of a model, the choice of one of them in config, and ensembles of several.
+"""Named scores of a model, the choice of one of them in config, and combinations of several.
 
 Every torch model of the toolkit computes all of its scores at once (:meth:`ScoringModel.score_maps`, a dict
-``name -> (image scores, anomaly map)``); ``score`` in the config picks one, or ``ensemble`` combines several,
-each standardised on the normal films of the validation set (see :class:`ScoreEnsemble`).
+``name -> (image scores, anomaly map)``); ``score`` in the config picks one, or ``combined`` averages several,
+each standardised on the normal films of the validation set (see :class:`ScoreCombination`).
 
 Example:
-    >>> ensemble = ScoreEnsemble(["mse", "kld"], method="rank")
-    >>> ensemble.members
+    >>> combination = ScoreCombination(["mse", "kld"], method="rank")
+    >>> combination.members
     ('mse', 'kld')
 """
 
@@ -34,7 +34,7 @@ class Score(StrEnum):
     DISCRIMINATOR_MEAN = "discriminator_mean"
     SEGMENTATION = "segmentation"
     SEGMENTATION_MEAN = "segmentation_mean"
-    ENSEMBLE = "ensemble"
+    COMBINED = "combined"
 
 
 RECONSTRUCTION_SCORES = (Score.MSE, Score.L1, Score.TOPK)
@@ -44,14 +44,14 @@ ScoreMap = tuple[torch.Tensor, torch.Tensor]
 """Image scores ``(B,)`` and the anomaly map ``(B, 1, H, W)`` that goes with them."""
 
 
-class EnsembleMethod(str, Enum):
-    """How the members of an ensemble are put on one scale before they are averaged."""
+class CombineMethod(str, Enum):
+    """How the members of a combined score are put on one scale before they are averaged."""
 
     RANK = "rank"
     ZSCORE = "zscore"
 
 
-class ScoreEnsemble(nn.Module):
+class ScoreCombination(nn.Module):
     """Average of several scores, each standardised on the normal validation films.
 
     ``rank`` maps a member's score to the fraction of normal validation films that score below it (its empirical
@@ -74,15 +74,15 @@ class ScoreEnsemble(nn.Module):
     def __init__(
         self,
         members: Sequence[str],
-        method: EnsembleMethod | str = EnsembleMethod.RANK,
+        method: CombineMethod | str = CombineMethod.RANK,
         quantiles: int = 256,
     ) -> None:
         super().__init__()
         if len(members) < 2 or len(set(members)) != len(members):
-            msg = f"An ensemble needs at least two different scores; got {list(members)}."
+            msg = f"A combined score needs at least two different scores; got {list(members)}."
             raise ValueError(msg)
         self.members = tuple(members)
-        self.method = EnsembleMethod(method)
+        self.method = CombineMethod(method)
         self.register_buffer("mean", torch.zeros(len(members)))
         self.register_buffer("std", torch.ones(len(members)))
         self.register_buffer("reference", torch.zeros(len(members), quantiles))
@@ -91,7 +91,7 @@ class ScoreEnsemble(nn.Module):
         self.register_load_state_dict_post_hook(self._mark_fitted)
 
     @staticmethod
-    def _mark_fitted(module: ScoreEnsemble, incompatible_keys: object) -> None:
+    def _mark_fitted(module: ScoreCombination, incompatible_keys: object) -> None:
         del incompatible_keys
         module.is_fitted = True
 
@@ -106,7 +106,8 @@ class ScoreEnsemble(nn.Module):
         for index, name in enumerate(self.members):
             values = scores[name].to(self.reference.dtype)
             if values.numel() < 2:
-                msg = f"The {name!r} ensemble member needs at least two normal validation films; got {values.numel()}."
+                count = values.numel()
+                msg = f"The combined score's member {name!r} needs two or more normal validation films; got {count}."
                 raise ValueError(msg)
             self.mean[index] = values.mean()
             self.std[index] = values.std().clamp(min=1e-12)
@@ -117,10 +118,10 @@ class ScoreEnsemble(nn.Module):
     def forward(self, scored: Mapping[str, ScoreMap]) -> ScoreMap:
         """Combine the members' scores and maps."""
         if not self.is_fitted:
-            msg = "The score ensemble is not fitted: validate (or train) the model before scoring films with it."
+            msg = "The combined score is not fitted: validate (or train) the model before scoring films with it."
             raise RuntimeError(msg)
         scores = torch.stack([scored[name][0] for name in self.members], dim=1)
-        if self.method is EnsembleMethod.RANK:
+        if self.method is CombineMethod.RANK:
             standardised = (scores.unsqueeze(-1) > self.reference).to(scores.dtype).mean(dim=-1)
         else:
             standardised = (scores - self.mean) / self.std
@@ -132,35 +133,35 @@ class ScoringModel(nn.Module, ABC):
     """Torch model that computes named scores with maps and returns the one chosen in config.
 
     Subclasses implement :meth:`score_maps`; evaluation returns an :class:`~anomalib.data.InferenceBatch`
-    with the chosen score (or the ensemble) and its map.
+    with the chosen score (or the combined one) and its map.
 
     Args:
         score_names: Every score the model computes.
-        score: The score returned, or ``ensemble``.
-        ensemble: Scores combined when ``score`` is ``ensemble``.
-        ensemble_method: ``rank`` or ``zscore``.
+        score: The score returned, or ``combined``.
+        combine: Scores combined when ``score`` is ``combined``.
+        combine_method: ``rank`` or ``zscore``.
     """
 
     def __init__(
         self,
         score_names: Sequence[str],
         score: str,
-        ensemble: Sequence[str] = (),
-        ensemble_method: EnsembleMethod | str = EnsembleMethod.RANK,
+        combine: Sequence[str] = (),
+        combine_method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
         super().__init__()
         score = str(getattr(score, "value", score))
-        unknown = [name for name in [score, *ensemble] if name not in (*score_names, Score.ENSEMBLE)]
+        unknown = [name for name in [score, *combine] if name not in (*score_names, Score.COMBINED)]
         if unknown:
             known = [str(name) for name in score_names]
-            msg = f"Unknown score(s) {unknown}; this model computes {known} and {str(Score.ENSEMBLE)!r}."
+            msg = f"Unknown score(s) {unknown}; this model computes {known} and {str(Score.COMBINED)!r}."
             raise ValueError(msg)
-        if ensemble and score != Score.ENSEMBLE:
-            msg = f"ensemble members {list(ensemble)} are given but score is {score!r}; set score: {Score.ENSEMBLE}."
+        if combine and score != Score.COMBINED:
+            msg = f"combine members {list(combine)} are given but score is {score!r}; set score: {Score.COMBINED}."
             raise ValueError(msg)
         self.score = score
         self.score_names = tuple(str(name) for name in score_names)
-        self.ensemble = ScoreEnsemble(ensemble, ensemble_method) if score == Score.ENSEMBLE else None
+        self.combination = ScoreCombination(combine, combine_method) if score == Score.COMBINED else None
 
     @abstractmethod
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
@@ -180,5 +181,5 @@ class ScoringModel(nn.Module, ABC):
         """
         mask = torch.ones_like(image[:, :1]) if hand_mask is None else hand_mask
         scored = self.score_maps(image, mask)
-        pred_score, anomaly_map = self.ensemble(scored) if self.ensemble is not None else scored[self.score]
+        pred_score, anomaly_map = self.combination(scored) if self.combination is not None else scored[self.score]
         return InferenceBatch(pred_score=pred_score, anomaly_map=anomaly_map)
