@@ -43,6 +43,22 @@ def test_bootstrap_bounds_are_the_benchmark_s_intervals() -> None:
     assert bounds["image_sensitivity_at_90_specificity_ci_high"].compute().item() == pytest.approx(point.high)
 
 
+def test_the_parts_of_one_statistic_draw_its_replicates_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xray_anomalib.metrics import bootstrap
+
+    calls = []
+    monkeypatch.setattr(bootstrap, "auroc_interval", lambda *args: calls.append(args) or auroc_interval(*args))
+    bootstrap._interval_of.cache_clear()
+    parts = [IntervalPart(part) for part in ("value", "low", "high")]
+    for part in parts:
+        part.update(_scored(seed=3))
+    value, low, high = (part.compute().item() for part in parts)
+    assert len(calls) == 1 and low < value < high
+    other = IntervalPart("low")
+    other.update(_scored(seed=4))  # other films: a bootstrap of their own
+    assert other.compute().item() != low and len(calls) == 2
+
+
 def test_a_bound_is_nan_on_one_class_and_refuses_an_unknown_rate() -> None:
     bound = IntervalPart("low")
     bound.update(SimpleNamespace(pred_score=torch.rand(6), gt_label=torch.zeros(6, dtype=torch.long)))

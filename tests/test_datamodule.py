@@ -1,3 +1,4 @@
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -92,3 +93,16 @@ def test_synthetic_default_is_written_on_first_use(tmp_path: Path) -> None:
     datamodule.setup()
     assert (tmp_path / "synthetic" / "train_image_paths.csv").is_file()
     assert datamodule.test_data.task == "segmentation"
+
+
+def test_a_body_part_that_fills_the_film_but_no_film_has_is_warned_of(
+    full_datamodule: Callable[..., Mura], caplog: pytest.LogCaptureFixture
+) -> None:
+    datamodule = full_datamodule(preprocessing=PreprocessingSettings("full", fills_film=("XR_HAND", "XR_HIPS")))
+    with caplog.at_level(logging.INFO, logger="xray_anomalib.data.datamodule"):
+        datamodule.setup()
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("['XR_HIPS'], which no film of this dataset has; its body parts are ['XR_HAND']" in m for m in messages)
+    assert datamodule.preprocessing_records is not None
+    total = datamodule.preprocessing_records["film_path"].nunique()  # every film: the synthetic ones all read
+    assert any(f"{total} of {total} film(s) are of a body part that fills the film" in m for m in messages)

@@ -209,7 +209,7 @@ def test_dicom_films_are_reported_under_pseudonyms(trained_run: Path, synthetic_
 @pytest.mark.slow
 def test_export_carries_the_training_settings(prediction: tuple[int, Path], trained_run: Path) -> None:
     settings = json.loads((trained_run / "weights" / "openvino" / "xray_deployment.json").read_text())
-    assert settings["preprocessing"] == {"variant": "full", "split_hands": True}
+    assert settings["preprocessing"] == {"variant": "full", "split_hands": True, "fills_film": []}
     assert settings["film_transform"]["class_path"].endswith("HistogramEqualization")
     assert settings["image_size"] == IMAGE_SIZE
     assert settings["takes_hand_mask"] is True

@@ -235,6 +235,7 @@ class XrayDataModule(AnomalibDataModule):
         if self.preprocessing is None:
             self.rejected_films = find_unreadable_films(manifest, workers=min(8, os.cpu_count() or 1))
             return manifest[~manifest["image_path"].isin(self.rejected_films["image_path"])]
+        self._report_films_the_body_fills(manifest)
         crops = build_cache(manifest, self.preprocessing, self.cache_dir, self.dataset_key)
         unreadable = crops["status"] == "unreadable"
         self.rejected_films = crops.loc[unreadable, ["film_path", "reason"]].rename(columns={"film_path": "image_path"})
@@ -243,6 +244,27 @@ class XrayDataModule(AnomalibDataModule):
         if fallbacks:
             logger.warning("Preprocessing fell back on %d film(s); reasons in %s", fallbacks, RECORDS_NAME)
         return self.preprocessing_records
+
+    def _report_films_the_body_fills(self, manifest: pd.DataFrame) -> None:
+        """Log how many films ``fills_film`` keeps whole; warn of a part no film has (a misspelt one matches none)."""
+        settings = self.preprocessing
+        if settings is None or not settings.fills_film:
+            return
+        body_parts = manifest["body_part"].astype(str)
+        present = {part for names in body_parts.unique() for part in names.split("+")}
+        if missing := sorted(set(settings.fills_film) - present):
+            logger.warning(
+                "preprocessing.fills_film names %s, which no film of this dataset has; its body parts are %s.",
+                missing,
+                sorted(present),
+            )
+        filling = int(body_parts.map(settings.body_fills_film).sum())
+        logger.info(
+            "%d of %d film(s) are of a body part that fills the film %s: no carrier is cut out of them.",
+            filling,
+            len(manifest),
+            list(settings.fills_film),
+        )
 
     def _create_test_split(self) -> None:
         """Keep the test part as the patient-wise split drew it (anomalib's default drops its normal films)."""

@@ -63,9 +63,10 @@ class PreprocessingSettings:
         variant: ``raw``, ``cropped`` or ``full``.
         split_hands: Give one crop per hand on films that show two.
         fills_film: Body parts whose body fills the film (e.g. ``[hip, shoulder]`` of FracAtlas), as the dataset's
-            ``body_part`` column names them (a film of ``leg+hip`` is of both): such films are kept whole (no
-            carrier is searched, which would lie inside the body), their background is judged along the edges
-            and at their darkest pixels instead of in the centre, and no body is dropped as a marker block.
+            ``body_part`` column names them (a film of ``leg+hip`` is of both): no carrier is searched on such
+            films (it would lie inside the body), they are cut only to the box of the body, their background is
+            judged along the edges and at their darkest pixels instead of in the centre, and no body is dropped
+            as a marker block.
     """
 
     variant: Variant | str = Variant.FULL

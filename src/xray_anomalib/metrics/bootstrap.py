@@ -14,6 +14,7 @@ one of its items is, as the benchmark and ``predict`` score them. Such a metric 
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,19 @@ def highest_per_group(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray
     return highest[order], anomalous[order]
 
 
+@lru_cache(maxsize=32)
+def _interval_of(labels: bytes, scores: bytes, rate: str | None, target: float) -> Interval:
+    """The statistic with its interval over ``int64`` labels and ``float64`` scores, drawn once for its three parts.
+
+    The value, low and high parts of one statistic see the same films and draw the same replicates: the first part
+    computed runs the bootstrap, the other two read it back.
+    """
+    label_array, score_array = np.frombuffer(labels, dtype=np.int64), np.frombuffer(scores, dtype=np.float64)
+    if rate is None:
+        return auroc_interval(label_array, score_array)
+    return operating_point_interval(label_array, score_array, rate, target)
+
+
 class _IntervalPart(Metric):
     """One part of a statistic with its bootstrap interval (see the module docstring).
 
@@ -107,9 +121,8 @@ class _IntervalPart(Metric):
             scores, labels = highest_per_group(scores, labels, dim_zero_cat(self.groups).cpu().numpy())
         if not has_both_classes(labels):
             return None
-        if self.rate is None:
-            return auroc_interval(labels, scores)
-        return operating_point_interval(labels, scores, self.rate, float(self.target_rate or 0))
+        target = float(self.target_rate or 0)
+        return _interval_of(labels.astype(np.int64).tobytes(), scores.astype(np.float64).tobytes(), self.rate, target)
 
     def compute(self) -> torch.Tensor:
         """This part of the statistic, or NaN."""
