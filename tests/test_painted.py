@@ -13,6 +13,10 @@ from xray_anomalib.cli import main
 from xray_anomalib.data.mura import read_mura_index
 from xray_anomalib.data.painted import TRUTH_CSV, bone_mask, paint_anomaly, write_painted_mura
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS, draw_film
+from xray_anomalib.film_pipeline.steps import fix_inversion, segment_whole_film
+from xray_anomalib.io.films import read_film
+
+FAINT_FILMS = ("2081.png", "2329.png", "4218.png")
 
 
 @pytest.mark.parametrize("kind", ANOMALY_KINDS)
@@ -61,3 +65,22 @@ def test_real_films_become_a_painted_mura_root(tmp_path: Path) -> None:
 def test_a_folder_without_films_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["paint", str(tmp_path), str(tmp_path / "out")]) == 2
     assert "No films" in capsys.readouterr().err
+
+
+def test_faint_films_are_painted_inside_the_body_the_film_pipeline_finds(tmp_path: Path) -> None:
+    # grainy low-contrast RSNA films, where only the film pipeline's lower threshold finds the hand
+    require_shared_data(RSNA_HANDS.is_dir(), "real hand films", RSNA_HANDS)
+    source = tmp_path / "films"
+    source.mkdir()
+    for name in FAINT_FILMS:
+        shutil.copy(RSNA_HANDS / name, source / name)
+    root = write_painted_mura(source, tmp_path / "MURA-v1.1", seed=0, positive_patient_share=1.0)
+    assert pd.read_csv(root / "rejected_films.csv").empty
+    painted = pd.read_csv(root / TRUTH_CSV).dropna(subset=["anomaly_kind"])
+    assert len(painted) >= 1
+    for row in painted.itertuples():
+        film = fix_inversion(read_film(root / row.rel_path).pixels)[0]
+        body, faint = segment_whole_film(film)
+        assert faint, row.source  # nothing passes the usual threshold on these films
+        mask = cv2.imread(str(root / "masks" / row.rel_path), cv2.IMREAD_GRAYSCALE) > 0
+        assert (mask & body).sum() >= 0.9 * mask.sum(), row.source

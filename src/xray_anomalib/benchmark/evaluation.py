@@ -3,9 +3,14 @@
 One trained model gives all the scores it computes (an X-ray plugin's ``score_maps``), so a benchmark trains once
 per model and reads every score from the same weights. anomalib's baselines give their one score (``default``).
 Metrics come from torchmetrics and anomalib: image AUROC, study AUROC (a study's score is the max, or the mean, of
-its films' scores, as MURA labels studies), and the evaluator's pixel metrics (:mod:`xray_anomalib.metrics`) over
-the films with pixel truth: pixel AUROC inside the body (the headline) and over the whole film, AUPRO (FPR up to
-0.3), and the share of anomalous films whose heatmap peak inside the body lies on the anomaly.
+its films' scores, as MURA labels studies), and the pixel metrics of ``anomalib test``
+(:func:`~xray_anomalib.metrics.pixel_metrics`, the evaluator's own) over the films with pixel truth: pixel AUROC
+inside the body (the headline) and over the whole film, AUPRO (FPR up to 0.3), the share of anomalous films whose
+heatmap peak inside the body lies on the anomaly, and the anomalous films without a mask.
+
+Scores are read before anomalib's post-processor, which normalises them with the validation range and clamps them to
+``[0, 1]``: films beyond that range would tie. Without that normalisation the model's own score gives the figures
+``anomalib test`` prints (tests/test_benchmark_evaluation.py).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 import torch
@@ -23,7 +28,7 @@ from torchmetrics import Metric
 from torchmetrics.classification import BinaryAUROC
 
 from xray_anomalib.data import XrayDataModule
-from xray_anomalib.metrics import PeakHitRate, PixelAUPRO, PixelAUROC
+from xray_anomalib.metrics import PeakHitRate, pixel_metrics
 from xray_anomalib.models.components.scoring import Score, ScoringModel
 
 DEFAULT_SCORE = "default"
@@ -77,14 +82,14 @@ def _auroc(scores: pd.Series, labels: pd.Series) -> float:
     return BinaryAUROC()(_unit_range(torch.tensor(scores.to_numpy())), torch.tensor(labels.to_numpy())).item()
 
 
-def _pixel_metrics() -> dict[str, Metric]:
-    """Fresh pixel metrics of one score: the evaluator's own, over the films with truth."""
-    return {
-        "pixel_auroc_in_body": PixelAUROC(in_body=True),
-        "pixel_auroc": PixelAUROC(),
-        "aupro": PixelAUPRO(fpr_limit=0.3),
-        "peak_hit": PeakHitRate(),
-    }
+PIXEL_COLUMNS = {
+    "pixel_AUROC_in_body": "pixel_auroc_in_body",
+    "pixel_AUROC": "pixel_auroc",
+    "pixel_AUPRO": "aupro",
+    "pixel_peak_hit": "peak_hit",
+    "pixel_positives_without_mask": "positives_without_mask",
+}
+"""The report's column of each of the evaluator's pixel metrics (the names the recorded results use)."""
 
 
 def _unit_range_maps(maps: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -115,8 +120,8 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
         seconds += spent
         labels.append(batch.gt_label.int())
         if has_masks:
-            known = batch.gt_mask_known
-            batches.append(SimpleNamespace(gt_mask=batch.gt_mask, gt_mask_known=known, body_mask=batch.body_mask))
+            truth = {key: getattr(batch, key) for key in ("gt_label", "gt_mask", "gt_mask_known", "body_mask")}
+            batches.append(SimpleNamespace(**truth))
         for name, (score, anomaly_map) in scored.items():
             columns.setdefault(name, []).append(score.float())
             if has_masks:
@@ -133,15 +138,7 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
     rows = []
     for name in columns:
         studies = films.groupby("study_id").agg(label=("label", "max"), high=(name, "max"), mean=(name, "mean"))
-        pixel = {key: float("nan") for key in _pixel_metrics()} | {"peak_chance": float("nan")}
-        if has_masks:
-            metrics = _pixel_metrics()
-            for part, anomaly_map in zip(batches, _unit_range_maps(maps[name]), strict=True):
-                for metric in metrics.values():
-                    metric.update(SimpleNamespace(**vars(part), anomaly_map=anomaly_map))
-            pixel = {key: _value(metric) for key, metric in metrics.items()} | {
-                "peak_chance": cast("PeakHitRate", metrics["peak_hit"]).chance()
-            }
+        pixel = _pixel_columns(batches, maps[name]) if has_masks else _no_pixel_truth(datamodule)
         rows.append(
             {
                 "score": name,
@@ -149,10 +146,25 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
                 **pixel,
                 "study_auroc_max": _auroc(studies["high"], studies["label"]),
                 "study_auroc_mean": _auroc(studies["mean"], studies["label"]),
-                "positives_without_mask": datamodule.test_data.positives_without_mask,
             }
         )
     return TestScores(films, pd.DataFrame(rows), seconds * 1000 / max(len(films), 1))
+
+
+def _pixel_columns(batches: list[SimpleNamespace], maps: list[torch.Tensor]) -> dict[str, float]:
+    """The evaluator's pixel metrics of one score's test maps (scaled together), by column, and the peak's chance."""
+    metrics = pixel_metrics()
+    for part, anomaly_map in zip(batches, _unit_range_maps(maps), strict=True):
+        for metric in metrics:
+            metric.update(SimpleNamespace(**vars(part), anomaly_map=anomaly_map))
+    (peak,) = (metric for metric in metrics if isinstance(metric, PeakHitRate))
+    return {PIXEL_COLUMNS[metric.name]: _value(metric) for metric in metrics} | {"peak_chance": peak.chance()}
+
+
+def _no_pixel_truth(datamodule: XrayDataModule) -> dict[str, float]:
+    """The pixel columns of a test set without anomaly masks: NaN, every anomalous film without a mask."""
+    missing = {column: float("nan") for column in PIXEL_COLUMNS.values()} | {"peak_chance": float("nan")}
+    return missing | {"positives_without_mask": datamodule.test_data.positives_without_mask}
 
 
 @torch.no_grad()

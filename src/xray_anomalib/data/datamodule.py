@@ -58,7 +58,7 @@ from xray_anomalib.data.split import (
 )
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, HAND_MASK_DIR, write_synthetic_mura
 from xray_anomalib.film_pipeline.cache import build_cache
-from xray_anomalib.film_pipeline.pipeline import PreprocessingSettings
+from xray_anomalib.film_pipeline.pipeline import PreprocessingSettings, parts_of
 from xray_anomalib.utils.distributed import share_run_folder
 
 logger = logging.getLogger(__name__)
@@ -246,12 +246,12 @@ class XrayDataModule(AnomalibDataModule):
         return self.preprocessing_records
 
     def _report_films_the_body_fills(self, manifest: pd.DataFrame) -> None:
-        """Log how many films ``fills_film`` keeps whole; warn of a part no film has (a misspelt one matches none)."""
+        """Log how many films ``fills_film`` applies to; warn of a part no film has (a misspelt one matches none)."""
         settings = self.preprocessing
         if settings is None or not settings.fills_film:
             return
         body_parts = manifest["body_part"].astype(str)
-        present = {part for names in body_parts.unique() for part in names.split("+")}
+        present = {part for names in body_parts.unique() for part in parts_of(names)}
         if missing := sorted(set(settings.fills_film) - present):
             logger.warning(
                 "preprocessing.fills_film names %s, which no film of this dataset has; its body parts are %s.",

@@ -27,13 +27,15 @@ import numpy as np
 
 from xray_anomalib.data.synthetic import ANOMALY_MASK_DIR, write_png, write_rows
 from xray_anomalib.data.synthetic_hand import ANOMALY_KINDS
-from xray_anomalib.film_pipeline.steps import fix_inversion, segment_hands
+from xray_anomalib.film_pipeline.steps import fix_inversion, segment_whole_film
 from xray_anomalib.io.films import FILM_SUFFIXES, FilmReadError, read_film
 from xray_anomalib.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 TRUTH_CSV = "painted_truth.csv"
 _DONE_MARKER = ".painted_complete.json"
+PAINTER_VERSION = 2
+"""Raised when the same films are painted differently (2: faint films segmented as the film pipeline does)."""
 
 
 def bone_mask(film: np.ndarray, hand: np.ndarray, share: float = 0.35, margin: float = 0.08) -> np.ndarray:
@@ -167,6 +169,7 @@ def write_painted_mura(
         "seed": seed,
         "positive_patient_share": positive_patient_share,
         "valid_share": valid_share,
+        "painter_version": PAINTER_VERSION,
     }
     marker = root / _DONE_MARKER
     if marker.is_file() and json.loads(marker.read_text()) == settings:
@@ -220,7 +223,7 @@ def _prepare(path: Path, kind: str, rng: np.random.Generator) -> tuple[np.ndarra
     film = np.ascontiguousarray(film, dtype=np.float32)
     if not kind:
         return film, {"x": -1, "y": -1, "pixels": 0}, None
-    hand, _ = segment_hands(film)
+    hand, _ = segment_whole_film(film)
     mask, placed = paint_anomaly(film, hand, kind, rng)
     return film, placed, mask
 

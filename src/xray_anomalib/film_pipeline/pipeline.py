@@ -31,14 +31,13 @@ import cv2
 import numpy as np
 
 from xray_anomalib.film_pipeline.steps import (
-    FAINT_TISSUE_SPREADS,
     carrier_transform,
     find_carrier,
     fix_inversion,
     hand_boxes,
-    reaches_opposite_sides,
     segment_filling_body,
     segment_hands,
+    segment_whole_film,
     touched_sides,
 )
 
@@ -53,6 +52,11 @@ class Variant(str, Enum):
     RAW = "raw"
     CROPPED = "cropped"
     FULL = "full"
+
+
+def parts_of(body_part: str) -> list[str]:
+    """The body parts of a film, as the dataset's ``body_part`` column names them (``leg+hip``: both)."""
+    return body_part.split("+")
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ class PreprocessingSettings:
 
     def body_fills_film(self, body_part: str) -> bool:
         """Whether a film of ``body_part`` (``+`` between the parts of a film of several) is one the body fills."""
-        return any(part in self.fills_film for part in body_part.split("+"))
+        return any(part in self.fills_film for part in parts_of(body_part))
 
     def to_dict(self) -> dict:
         """The settings as JSON-ready values (the variant by its name)."""
@@ -232,22 +236,11 @@ class OfflinePipeline:
 
     @staticmethod
     def _segment_whole(film: np.ndarray, record: FilmRecord) -> np.ndarray:
-        """Segment a film kept whole; on a faint film where nothing is found, once more at the lower threshold.
-
-        Only films where the usual threshold finds nothing change (grainy low-contrast films, where the hand lies
-        within a few grain spreads of the background); the record says so. A faint body reaching two opposite
-        sides is a band along the film's edge (or a trunk that fills the film), not a limb: nothing is kept.
-        """
-        mask, _ = segment_hands(film)
-        if mask.any():
-            return mask
-        faint, _ = segment_hands(film, spreads=FAINT_TISSUE_SPREADS)
-        if not faint.any() or reaches_opposite_sides(faint):
-            return mask
-        record.fall_back(
-            f"faint body: nothing found at the usual threshold, segmented at {FAINT_TISSUE_SPREADS:g} grain spreads"
-        )
-        return faint
+        """Segment a film kept whole (:func:`segment_whole_film`); the record says when the film was faint."""
+        mask, faint = segment_whole_film(film)
+        if faint:
+            record.fall_back(faint)
+        return mask
 
     def _body_on_film(self, film: np.ndarray, body_part: str) -> np.ndarray:
         """The body the ``full`` variant segments, mapped back onto the film as it is; whole where none is found."""

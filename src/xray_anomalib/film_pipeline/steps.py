@@ -6,6 +6,7 @@ detector and Photoshop masks with classical image processing (OpenCV) that needs
 - :func:`fix_inversion`: films stored inverted (bright background) are flipped;
 - :func:`find_carrier`: the exposed film area, as a rotated rectangle, for deskewing and cropping;
 - :func:`segment_hands`: a pixel mask of the hands, without burned-in letters and markers;
+- :func:`segment_whole_film`: :func:`segment_hands`, once more at a lower threshold on a faint film;
 - :func:`segment_filling_body`: the same for a body that fills the film (hip, pelvis, shoulder);
 - :func:`hand_boxes`: one box per hand, so that films with two hands give two crops.
 """
@@ -258,6 +259,26 @@ def reaches_opposite_sides(mask: np.ndarray, margin: int = 2) -> bool:
     """Whether ``mask`` reaches both the top and the bottom, or both the left and the right side."""
     top, bottom, left, right = _sides_reached(mask, margin)
     return (top and bottom) or (left and right)
+
+
+def segment_whole_film(film: np.ndarray) -> tuple[np.ndarray, str]:
+    """Segment a film kept whole; on a faint film where nothing is found, once more at the lower threshold.
+
+    Only films where the usual threshold finds nothing change (grainy low-contrast films, where the hand lies
+    within a few grain spreads of the background). A faint body reaching two opposite sides is a band along the
+    film's edge (or a trunk that fills the film), not a limb: nothing is kept.
+
+    Returns:
+        The bool mask, and why the lower threshold was used ("" when it was not).
+    """
+    mask, _ = segment_hands(film)
+    if mask.any():
+        return mask, ""
+    faint, _ = segment_hands(film, spreads=FAINT_TISSUE_SPREADS)
+    if not faint.any() or reaches_opposite_sides(faint):
+        return mask, ""
+    reason = f"faint body: nothing found at the usual threshold, segmented at {FAINT_TISSUE_SPREADS:g} grain spreads"
+    return faint, reason
 
 
 def hand_boxes(mask: np.ndarray, margin: float = 0.03) -> list[tuple[int, int, int, int]]:

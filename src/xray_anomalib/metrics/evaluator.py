@@ -38,7 +38,13 @@ from xray_anomalib.metrics.operating_points import (
     SensitivityAtSpecificity,
     SpecificityAtSensitivity,
 )
-from xray_anomalib.metrics.pixel import PeakHitRate, PixelAUPRO, PixelAUROC, PositivesWithoutMask
+from xray_anomalib.metrics.pixel import (
+    FilmsWithTruthMetric,
+    PeakHitRate,
+    PixelAUPRO,
+    PixelAUROC,
+    PositivesWithoutMask,
+)
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 OPERATING_POINTS = [
@@ -58,6 +64,11 @@ def _at_threshold(metric: type[AnomalibMetric], rate: str) -> AnomalibMetric:
     return instance
 
 
+def pixel_metrics() -> list[FilmsWithTruthMetric | PositivesWithoutMask]:
+    """Fresh pixel metrics over the films with truth, as ``anomalib test`` and the benchmark report them."""
+    return [PixelAUROC(in_body=True), PixelAUROC(), PixelAUPRO(), PeakHitRate(), PositivesWithoutMask()]
+
+
 def xray_evaluator() -> Evaluator:
     """The evaluator of the X-ray models (see the module docstring)."""
     return Evaluator(
@@ -65,11 +76,7 @@ def xray_evaluator() -> Evaluator:
         test_metrics=[
             AUROC(fields=["pred_score", "gt_label"], prefix="image_"),
             F1Score(fields=["pred_label", "gt_label"], prefix="image_"),
-            PixelAUROC(in_body=True),
-            PixelAUROC(),
-            PixelAUPRO(),
-            PeakHitRate(),
-            PositivesWithoutMask(),
+            *pixel_metrics(),
             *(SensitivityAtSpecificity(specificity) for specificity in SPECIFICITY_TARGETS),
             *(SpecificityAtSensitivity(sensitivity) for sensitivity in SENSITIVITY_TARGETS),
             *interval_bounds("image_", OPERATING_POINTS),
