@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from xray_anomalib.models.components import init_weights, masked_reconstruction_loss
 from xray_anomalib.models.components.adversarial import (
-    AdversarialModel,
+    EncoderGeneratorModel,
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
     code_discriminator,
-    latent_encoder,
-    latent_generator,
     masked_film,
 )
-from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, Score, ScoreMap
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, Score, ScoreMap
 
 SCORES = (Score.DISCRIMINATOR, Score.CODE_DISCRIMINATOR, Score.DISCRIMINATOR_MEAN, *RECONSTRUCTION_SCORES)
 
 
-class AlphaGanModel(AdversarialModel):
+class AlphaGanModel(EncoderGeneratorModel):
     """Encoder ``E``, generator ``G``, image discriminator ``D`` and code discriminator ``C``.
 
     ``E`` and ``G`` minimise a masked L1 reconstruction loss on ``G(E(x))`` plus adversarial terms: ``D`` should take
@@ -33,47 +31,26 @@ class AlphaGanModel(AdversarialModel):
     ``topk`` of the reconstruction. No minibatch discrimination: every score is per film.
 
     Args:
-        channels: Encoder stages (the generator mirrors them).
         discriminator_channels: Image discriminator stages.
         code_hidden: Hidden widths of the code discriminator (the paper: 50, 25).
-        latent_dim: Size of ``z`` (the paper: 100).
-        image_size: Side of the square films.
         reconstruction_weight: Weight of the L1 reconstruction loss (the paper: 0.01).
-        label_smoothing: Soft label of real films and prior codes for the discriminators.
-        score: The score returned (one of ``SCORES`` or ``combined``).
-        top_k: Pixels averaged by the ``topk`` score.
-        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        combine: Scores combined when ``score`` is ``combined``.
-        combine_method: ``rank`` or ``zscore``.
+        **architecture: ``channels``, ``latent_dim``, ``image_size``, ``label_smoothing``, ``top_k``,
+            ``mask_margin`` and the score selection of :class:`EncoderGeneratorModel`.
     """
 
     networks = ("encoder", "generator", "discriminator", "code_discriminator")
 
     def __init__(
         self,
-        channels: Sequence[int] = (16, 32, 64, 128, 256),
         discriminator_channels: Sequence[int] = (32, 64, 128, 256),
         code_hidden: Sequence[int] = (50, 25),
-        latent_dim: int = 100,
-        image_size: int = 128,
         reconstruction_weight: float = 1.0,
-        label_smoothing: float = 0.1,
-        score: str = Score.DISCRIMINATOR,
-        top_k: int = 200,
-        mask_margin: int = 0,
-        combine: Sequence[str] = (),
-        combine_method: CombineMethod | str = CombineMethod.RANK,
+        **architecture: Any,
     ) -> None:
-        super().__init__(SCORES, score, combine, combine_method)
-        self.latent_dim = latent_dim
+        super().__init__(SCORES, **architecture)
         self.reconstruction_weight = reconstruction_weight
-        self.label_smoothing = label_smoothing
-        self.top_k = top_k
-        self.mask_margin = mask_margin
-        self.encoder = latent_encoder(channels, latent_dim, image_size)
-        self.generator = latent_generator(latent_dim, channels, image_size)
-        self.discriminator = ImageDiscriminator(discriminator_channels, image_size)
-        self.code_discriminator = code_discriminator(latent_dim, code_hidden)
+        self.discriminator = ImageDiscriminator(discriminator_channels, self.image_size)
+        self.code_discriminator = code_discriminator(self.latent_dim, code_hidden)
         self.apply(init_weights)
 
     def _forward_all(self, image: torch.Tensor, hand_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -123,9 +100,7 @@ class AlphaGanModel(AdversarialModel):
 
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
         """Discriminator, code discriminator and reconstruction scores with their maps."""
-        film = masked_film(image, hand_mask)
-        code = self.encoder(film)
-        scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k, self.mask_margin)
+        film, code, scored = self.encode_and_score(image, hand_mask)
         image_score, cam = self.discriminator.score_map(film, hand_mask)
         code_score = 1 - torch.sigmoid(self.code_discriminator(code))
         scored[Score.DISCRIMINATOR] = (image_score, cam)

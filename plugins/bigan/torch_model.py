@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from xray_anomalib.models.components import init_weights
 from xray_anomalib.models.components.adversarial import (
-    AdversarialModel,
+    EncoderGeneratorModel,
     ImageDiscriminator,
     TrainingPhase,
     adversarial_loss,
-    latent_encoder,
-    latent_generator,
     masked_film,
 )
-from xray_anomalib.models.components.error_maps import reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, Score, ScoreMap
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, Score, ScoreMap
 
 SCORES = (Score.DISCRIMINATOR, *RECONSTRUCTION_SCORES)
 
 
-class BiganModel(AdversarialModel):
+class BiganModel(EncoderGeneratorModel):
     """Encoder ``E``, generator ``G`` and a joint discriminator ``D(x, z)`` (Donahue et al.; Dumoulin et al.).
 
     ``D`` learns to tell encoded pairs ``(x, E(x))`` from generated pairs ``(G(z), z)``; ``E`` and ``G`` learn to fool
@@ -30,41 +28,16 @@ class BiganModel(AdversarialModel):
     image branch) and ``mse``/``l1``/``topk`` of ``G(E(x))`` over the hand (error maps).
 
     Args:
-        channels: Encoder stages (generator mirrors them).
         discriminator_channels: Stages of the discriminator's image branch.
-        latent_dim: Size of ``z``.
-        image_size: Side of the square films.
-        label_smoothing: Soft label of real pairs for the discriminator.
-        score: The score returned, or ``combined``.
-        top_k: Pixels averaged by the ``topk`` score.
-        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        combine: Scores combined when ``score`` is ``combined``.
-        combine_method: ``rank`` or ``zscore``.
+        **architecture: ``channels``, ``latent_dim``, ``image_size``, ``label_smoothing``, ``top_k``,
+            ``mask_margin`` and the score selection of :class:`EncoderGeneratorModel`.
     """
 
     networks = ("encoder", "generator", "discriminator")
 
-    def __init__(
-        self,
-        channels: Sequence[int] = (16, 32, 64, 128, 256),
-        discriminator_channels: Sequence[int] = (32, 64, 128, 256),
-        latent_dim: int = 100,
-        image_size: int = 128,
-        label_smoothing: float = 0.1,
-        score: str = Score.DISCRIMINATOR,
-        top_k: int = 200,
-        mask_margin: int = 0,
-        combine: Sequence[str] = (),
-        combine_method: CombineMethod | str = CombineMethod.RANK,
-    ) -> None:
-        super().__init__(SCORES, score, combine, combine_method)
-        self.latent_dim = latent_dim
-        self.label_smoothing = label_smoothing
-        self.top_k = top_k
-        self.mask_margin = mask_margin
-        self.encoder = latent_encoder(channels, latent_dim, image_size)
-        self.generator = latent_generator(latent_dim, channels, image_size)
-        self.discriminator = ImageDiscriminator(discriminator_channels, image_size, code_dim=latent_dim)
+    def __init__(self, discriminator_channels: Sequence[int] = (32, 64, 128, 256), **architecture: Any) -> None:
+        super().__init__(SCORES, **architecture)
+        self.discriminator = ImageDiscriminator(discriminator_channels, self.image_size, code_dim=self.latent_dim)
         self.apply(init_weights)
 
     def _pairs_logits(
@@ -100,8 +73,6 @@ class BiganModel(AdversarialModel):
 
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
         """``discriminator`` with its Grad-CAM map; reconstruction scores of ``G(E(x))`` with error maps."""
-        film = masked_film(image, hand_mask)
-        code = self.encoder(film)
-        scored = reconstruction_scores(film, self.generator(code), hand_mask, self.top_k, self.mask_margin)
+        film, code, scored = self.encode_and_score(image, hand_mask)
         scored[Score.DISCRIMINATOR] = self.discriminator.score_map(film, hand_mask, code)
         return scored

@@ -17,13 +17,13 @@ import torch
 from anomalib.data import Batch
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
-from xray_anomalib.models.components import XrayAnomalyModule
+from xray_anomalib.models.components.scoring_module import ScoringModule
 
 from .synthesis import PatchBlender
 from .torch_model import BlendSegModel
 
 
-class BlendSeg(XrayAnomalyModule):
+class BlendSeg(ScoringModule):
     """Self-supervised U-Net trained from scratch to segment patches of other normal films blended into a film.
 
     Every training batch is normal films only; :class:`~.synthesis.PatchBlender` Poisson-blends a patch of another
@@ -35,15 +35,13 @@ class BlendSeg(XrayAnomalyModule):
         image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
         score: ``segmentation`` (top-k mean of the map), ``segmentation_mean`` or ``combined``.
         top_k: Pixels averaged by the ``segmentation`` score.
-        combine: Scores combined when ``score`` is ``combined``.
-        combine_method: ``rank`` or ``zscore``.
         anomaly_probability: Share of training films that get a blended patch.
         patch_size: Patch height and width range, as fractions of the film's side.
         patch_scale: Range of the source region's size relative to the patch it fills.
         label_threshold: Change (films in ``[0, 1]``) from which a blended pixel is labelled anomalous.
         lr: Adam learning rate.
-        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
-            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
+        **kwargs: ``combine`` and ``combine_method`` of
+            :class:`~xray_anomalib.models.components.scoring_module.ScoringModule` and the components of its base.
     """
 
     model: BlendSegModel
@@ -54,8 +52,6 @@ class BlendSeg(XrayAnomalyModule):
         image_size: int = 256,
         score: str = "segmentation",
         top_k: int = 100,
-        combine: Sequence[str] = (),
-        combine_method: str = "rank",
         anomaly_probability: float = 0.5,
         patch_size: Sequence[float] = (0.06, 0.3),
         patch_scale: Sequence[float] = (0.7, 1.4),
@@ -63,7 +59,7 @@ class BlendSeg(XrayAnomalyModule):
         lr: float = 1e-3,
         **kwargs: Any,
     ) -> None:
-        super().__init__(image_size, len(channels), **kwargs)
+        super().__init__(image_size, len(channels), score, **kwargs)
         self.lr = lr
         self.blender = PatchBlender(
             anomaly_probability, (patch_size[0], patch_size[1]), (patch_scale[0], patch_scale[1]), label_threshold

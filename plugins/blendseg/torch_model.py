@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,24 +59,18 @@ def _double_block(in_channels: int, out_channels: int) -> nn.Sequential:
 class BlendSegModel(ScoringModel):
     """Segments anomalies: the map is the U-Net's probability that a pixel does not belong to the film.
 
+    Scores: ``segmentation`` (mean of the ``top_k`` most anomalous body pixels, the main score) and
+    ``segmentation_mean`` (mean over the body).
+
     Args:
         channels: U-Net stage channels, finest first.
-        score: ``segmentation`` (mean of the ``top_k`` most anomalous body pixels), ``segmentation_mean`` (mean
-            over the body) or ``combined``.
         top_k: Pixels averaged by the ``segmentation`` score.
-        combine: Scores combined when ``score`` is ``combined``.
-        combine_method: ``rank`` or ``zscore``.
+        **selection: ``score``, ``combine`` and ``combine_method`` of
+            :class:`~xray_anomalib.models.components.scoring.ScoringModel`.
     """
 
-    def __init__(
-        self,
-        channels: Sequence[int] = (8, 16, 32, 64, 128),
-        score: str = "segmentation",
-        top_k: int = 100,
-        combine: Sequence[str] = (),
-        combine_method: str = "rank",
-    ) -> None:
-        super().__init__(SCORES, score, combine, combine_method)
+    def __init__(self, channels: Sequence[int] = (8, 16, 32, 64, 128), top_k: int = 100, **selection: Any) -> None:
+        super().__init__(SCORES, **selection)
         self.top_k = top_k
         self.unet = UNet(channels)  # PyTorch's default initialisation
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -13,8 +14,8 @@ from xray_anomalib.models.components import (
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.models.components.error_maps import ReconstructionModel, reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, ScoreMap
+from xray_anomalib.models.components.error_maps import ReconstructionModel
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, ScoreMap
 
 
 class CaeModel(ReconstructionModel):
@@ -27,26 +28,14 @@ class CaeModel(ReconstructionModel):
     Args:
         channels: Output channels of each encoder stage; ``len(channels)`` halvings of the resolution.
         bottleneck_channels: Channels of the bottleneck (the paper: 512 at 16 x 16 for 512 px films).
-        score: Image score at evaluation (``mse``, ``l1``, ``topk`` or ``combined``).
-        top_k: Pixels averaged by the ``topk`` score.
-        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        combine: Scores combined when ``score`` is ``combined``.
-        combine_method: ``rank`` or ``zscore``.
+        **scoring: ``top_k``, ``mask_margin`` and the score selection (``score``: ``mse``, ``l1``, ``topk`` or
+            ``combined``; ``combine``; ``combine_method``) of :class:`ReconstructionModel`.
     """
 
     def __init__(
-        self,
-        channels: Sequence[int] = (16, 32, 64, 128, 256),
-        bottleneck_channels: int = 512,
-        score: str = "mse",
-        top_k: int = 200,
-        mask_margin: int = 0,
-        combine: Sequence[str] = (),
-        combine_method: CombineMethod | str = CombineMethod.RANK,
+        self, channels: Sequence[int] = (16, 32, 64, 128, 256), bottleneck_channels: int = 512, **scoring: Any
     ) -> None:
-        super().__init__(RECONSTRUCTION_SCORES, score, combine, combine_method)
-        self.top_k = top_k
-        self.mask_margin = mask_margin
+        super().__init__(RECONSTRUCTION_SCORES, **scoring)
         self.encoder = conv_encoder(1, channels, bottleneck_channels)
         self.decoder = conv_decoder(bottleneck_channels, channels)
         self.apply(init_weights)
@@ -64,4 +53,4 @@ class CaeModel(ReconstructionModel):
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
         """Reconstruction scores (``mse``, ``l1``, ``topk``) with their error maps."""
         target, reconstruction = self.reconstruct(image)
-        return reconstruction_scores(target, reconstruction, hand_mask, self.top_k, self.mask_margin)
+        return self.reconstruction_scores(target, reconstruction, hand_mask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -30,6 +31,8 @@ class DcganModel(AdversarialModel):
         latent_dim: Size of the noise vector.
         image_size: Side of the square films.
         label_smoothing: Real films are labelled ``1 - label_smoothing`` for the discriminator (soft labels).
+        **selection: ``score`` (``discriminator``, the only one), ``combine`` and ``combine_method`` of
+            :class:`~xray_anomalib.models.components.scoring.ScoringModel`.
     """
 
     networks = ("generator", "discriminator")
@@ -41,8 +44,9 @@ class DcganModel(AdversarialModel):
         latent_dim: int = 128,
         image_size: int = 128,
         label_smoothing: float = 0.1,
+        **selection: Any,
     ) -> None:
-        super().__init__([Score.DISCRIMINATOR], Score.DISCRIMINATOR)
+        super().__init__([Score.DISCRIMINATOR], **selection)
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
         self.generator = latent_generator(latent_dim, channels, image_size)

@@ -22,15 +22,10 @@ class Vae(ReconstructionModule):
         channels: Output channels of each encoder stage (each halves the resolution).
         latent_channels: Channels of the spatial latent.
         kl_weight: Weight of the KL term (in the loss and the ``mse_kld`` score).
-        image_size: Side of the square input; must be divisible by ``2 ** len(channels)``.
         score: ``mse``, ``l1``, ``topk``, ``kld``, ``mse_kld`` or ``combined``.
-        top_k: Pixels averaged by the ``topk`` score.
-        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        combine: Scores combined when ``score`` is ``combined``, e.g. ``[topk, kld]``.
-        combine_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
-        lr: Adam learning rate (the paper: 5e-5).
-        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
-            :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
+        **kwargs: ``image_size`` (divisible by ``2 ** len(channels)``), ``top_k``, ``mask_margin`` and ``lr`` (the
+            paper: 5e-5) of :class:`~xray_anomalib.models.components.reconstruction.ReconstructionModule`, the score
+            combination and the components of its bases.
     """
 
     def __init__(
@@ -38,15 +33,9 @@ class Vae(ReconstructionModule):
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         latent_channels: int = 64,
         kl_weight: float = 1e-3,
-        image_size: int = 256,
         score: str = "mse",
-        top_k: int = 200,
-        mask_margin: int = 0,
-        combine: Sequence[str] = (),
-        combine_method: str = "rank",
-        lr: float = 1e-4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(image_size, len(channels), lr, **kwargs)
+        super().__init__(len(channels), score, **kwargs)
         with self.seeded():
             self.model = VaeModel(**self.torch_model_arguments(VaeModel))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -14,8 +15,8 @@ from xray_anomalib.models.components import (
     masked_reconstruction_loss,
     to_model_range,
 )
-from xray_anomalib.models.components.error_maps import ReconstructionModel, reconstruction_scores
-from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, CombineMethod, Score, ScoreMap
+from xray_anomalib.models.components.error_maps import ReconstructionModel
+from xray_anomalib.models.components.scoring import RECONSTRUCTION_SCORES, Score, ScoreMap
 
 SCORES = (*RECONSTRUCTION_SCORES, Score.KLD, Score.MSE_KLD)
 
@@ -30,11 +31,8 @@ class VaeModel(ReconstructionModel):
         channels: Output channels of each encoder stage; ``len(channels)`` halvings of the resolution.
         latent_channels: Channels of the latent map.
         kl_weight: Weight of the KL term in the loss and in the ``mse_kld`` score.
-        score: Image score at evaluation (one of ``SCORES`` or ``combined``).
-        top_k: Pixels averaged by the ``topk`` score.
-        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
-        combine: Scores combined when ``score`` is ``combined``.
-        combine_method: ``rank`` or ``zscore``.
+        **scoring: ``top_k``, ``mask_margin`` and the score selection (``score``: one of ``SCORES`` or
+            ``combined``; ``combine``; ``combine_method``) of :class:`ReconstructionModel`.
     """
 
     def __init__(
@@ -42,16 +40,10 @@ class VaeModel(ReconstructionModel):
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         latent_channels: int = 64,
         kl_weight: float = 1e-3,
-        score: str = "mse",
-        top_k: int = 200,
-        mask_margin: int = 0,
-        combine: Sequence[str] = (),
-        combine_method: CombineMethod | str = CombineMethod.RANK,
+        **scoring: Any,
     ) -> None:
-        super().__init__(SCORES, score, combine, combine_method)
+        super().__init__(SCORES, **scoring)
         self.kl_weight = kl_weight
-        self.top_k = top_k
-        self.mask_margin = mask_margin
         self.encoder = conv_encoder(1, channels, 2 * latent_channels)
         self.encoder[-1] = nn.Conv2d(channels[-1], 2 * latent_channels, 3, padding=1)  # unbounded mean, log-variance
         self.decoder = conv_decoder(latent_channels, channels)
@@ -79,7 +71,7 @@ class VaeModel(ReconstructionModel):
     def score_maps(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, ScoreMap]:
         """Reconstruction scores from the latent mean, the KL divergence, and reconstruction + weighted KL."""
         target, mean, log_variance = self.encode(image)
-        scored = reconstruction_scores(target, self.decoder(mean), hand_mask, self.top_k, self.mask_margin)
+        scored = self.reconstruction_scores(target, self.decoder(mean), hand_mask)
         mse, squared = scored[Score.MSE]
         kld = self.kl_divergence(mean, log_variance)
         scored[Score.KLD] = (kld, squared)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -20,6 +20,7 @@ from torch.nn import functional as F  # noqa: N812
 from torch.nn.utils.parametrizations import spectral_norm
 
 from xray_anomalib.models.components.blocks import conv_decoder, conv_encoder, to_model_range
+from xray_anomalib.models.components.error_maps import ReconstructionScoring
 from xray_anomalib.models.components.scoring import ScoreMap, ScoringModel
 
 
@@ -154,3 +155,48 @@ class AdversarialModel(ScoringModel):
     @abstractmethod
     def training_phases(self) -> list[TrainingPhase]:
         """The phases of one training iteration, in order."""
+
+
+class EncoderGeneratorModel(AdversarialModel):
+    """A GAN with an encoder ``E`` and a generator ``G`` whose ``G(E(x))`` reconstructs the film (BiGAN, alpha-GAN).
+
+    The subclass adds its discriminators. Its reconstruction scores (``mse``, ``l1``, ``topk``) are those of
+    ``G(E(x))`` over the hand, with their error maps (:meth:`encode_and_score`).
+
+    Args:
+        score_names: Every score the model computes, its main score first.
+        channels: Encoder stages (the generator mirrors them).
+        latent_dim: Size of the code ``z``.
+        image_size: Side of the square films.
+        label_smoothing: Soft label of real films (or pairs) for the discriminators.
+        top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
+        **selection: ``score``, ``combine`` and ``combine_method`` of :class:`ScoringModel`.
+    """
+
+    def __init__(
+        self,
+        score_names: Sequence[str],
+        channels: Sequence[int] = (16, 32, 64, 128, 256),
+        latent_dim: int = 100,
+        image_size: int = 128,
+        label_smoothing: float = 0.1,
+        top_k: int = 200,
+        mask_margin: int = 0,
+        **selection: Any,
+    ) -> None:
+        super().__init__(score_names, **selection)
+        self.image_size = image_size
+        self.latent_dim = latent_dim
+        self.label_smoothing = label_smoothing
+        self.reconstruction_scores = ReconstructionScoring(top_k, mask_margin)
+        self.encoder = latent_encoder(channels, latent_dim, image_size)
+        self.generator = latent_generator(latent_dim, channels, image_size)
+
+    def encode_and_score(
+        self, image: torch.Tensor, hand_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, ScoreMap]]:
+        """The masked film, its code ``E(x)`` and the reconstruction scores of ``G(E(x))`` with their maps."""
+        film = masked_film(image, hand_mask)
+        code = self.encoder(film)
+        return film, code, self.reconstruction_scores(film, self.generator(code), hand_mask)

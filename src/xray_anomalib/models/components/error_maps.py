@@ -10,6 +10,9 @@ can outweigh a small anomaly inside the hand.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.nn import functional as F  # noqa: N812
@@ -99,8 +102,39 @@ def reconstruction_scores(
     }
 
 
+@dataclass(frozen=True)
+class ReconstructionScoring:
+    """How a model's reconstruction errors become scores: :func:`reconstruction_scores` with its settings.
+
+    Args:
+        top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
+    """
+
+    top_k: int = 200
+    mask_margin: int = 0
+
+    def __call__(
+        self, target: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Every reconstruction score of ``reconstruction`` against ``target`` over ``mask``, with its map."""
+        return reconstruction_scores(target, reconstruction, mask, self.top_k, self.mask_margin)
+
+
 class ReconstructionModel(ScoringModel):
-    """A torch model that reconstructs films and is trained on the losses of its reconstruction (CAE, VAE)."""
+    """A torch model that reconstructs films and is trained on the losses of its reconstruction (CAE, VAE).
+
+    Args:
+        score_names: Every score the model computes, its main score first.
+        top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
+        **selection: ``score``, ``combine`` and ``combine_method`` of
+            :class:`~xray_anomalib.models.components.scoring.ScoringModel`.
+    """
+
+    def __init__(self, score_names: Sequence[str], top_k: int = 200, mask_margin: int = 0, **selection: Any) -> None:
+        super().__init__(score_names, **selection)
+        self.reconstruction_scores = ReconstructionScoring(top_k, mask_margin)
 
     @abstractmethod
     def losses(self, image: torch.Tensor, hand_mask: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -102,13 +102,23 @@ class XrayAnomalyModule(
         self.hparams.clear()  # anomalib saved every class's arguments; a checkpoint rebuilds the concrete class
         self.save_hyperparameters(ignore=list(COMPONENTS), frame=_constructor_frame(self))
 
+    def keep_arguments(self, **arguments: Any) -> None:
+        """Keep a base class's own arguments among the hyperparameters, beside the concrete class's.
+
+        The concrete class's arguments (and those its ``**kwargs`` carried) are saved by this class; a base class
+        that takes more arguments through ``**kwargs`` keeps them here, so that defaults are saved too and the
+        torch model (:meth:`torch_model_arguments`) and the model card see them.
+        """
+        self.hparams.update(arguments)
+
     def torch_model_arguments(self, model_class: type) -> dict[str, Any]:
         """The saved hyperparameters that ``model_class``'s constructor takes, by name.
 
         A plugin builds its torch model as ``Model(**self.torch_model_arguments(Model))``: each argument of the
-        torch model is the Lightning module's argument of the same name.
+        torch model is the Lightning module's argument of the same name. A constructor with ``**kwargs`` takes its
+        base class's arguments too.
         """
-        names = inspect.signature(model_class).parameters
+        names = constructor_parameters(model_class)
         return {name: value for name, value in self.hparams.items() if name in names}
 
     @staticmethod
@@ -271,6 +281,20 @@ class XrayAnomalyModule(
         """Score a batch of new films."""
         del batch_idx, dataloader_idx
         return self._predict(batch)
+
+
+def constructor_parameters(cls: type) -> set[str]:
+    """Names a class's constructor takes: its own, and its bases' for as long as ``**kwargs`` passes them on."""
+    names: set[str] = set()
+    for base in cls.__mro__:
+        constructor = vars(base).get("__init__")
+        if constructor is None:
+            continue
+        parameters = inspect.signature(constructor).parameters.values()
+        names |= {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return names - {"self"}
 
 
 def _constructor_frame(module: XrayAnomalyModule) -> FrameType | None:

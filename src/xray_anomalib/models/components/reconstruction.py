@@ -9,19 +9,24 @@ from anomalib.data import Batch
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
 from xray_anomalib.models.components.error_maps import ReconstructionModel
-from xray_anomalib.models.components.module import XrayAnomalyModule
+from xray_anomalib.models.components.scoring_module import ScoringModule
 
 
-class ReconstructionModule(XrayAnomalyModule):
+class ReconstructionModule(ScoringModule):
     """Trains ``self.model`` (set by the subclass) on the losses its ``losses(image, hand_mask)`` returns.
 
     ``losses`` returns a dict whose ``loss`` entry is optimised; every entry is logged as ``train_<name>``.
 
     Args:
-        image_size: Side of the square input; must be divisible by ``2 ** depth``.
         depth: Number of halvings in the encoder.
+        score: The score returned (the subclass lists its scores), or ``combined``.
+        image_size: Side of the square input; must be divisible by ``2 ** depth``.
+        top_k: Pixels averaged by the ``topk`` score.
+        mask_margin: Pixels along the hand mask's outline left out of the reconstruction scores and their maps.
         lr: Adam learning rate.
-        **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
+        **kwargs: ``combine`` and ``combine_method`` of
+            :class:`~xray_anomalib.models.components.scoring_module.ScoringModule`; ``pre_processor``,
+            ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
             :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
 
@@ -29,12 +34,16 @@ class ReconstructionModule(XrayAnomalyModule):
 
     def __init__(
         self,
-        image_size: int,
         depth: int,
-        lr: float,
+        score: str,
+        image_size: int = 256,
+        top_k: int = 200,
+        mask_margin: int = 0,
+        lr: float = 1e-4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(image_size, depth, **kwargs)
+        super().__init__(image_size, depth, score, **kwargs)
+        self.keep_arguments(image_size=image_size, top_k=top_k, mask_margin=mask_margin, lr=lr)
         self.lr = lr
 
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:

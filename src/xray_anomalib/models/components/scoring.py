@@ -135,22 +135,24 @@ class ScoringModel(nn.Module, ABC):
     Subclasses implement :meth:`score_maps`; evaluation returns an :class:`~anomalib.data.InferenceBatch`
     with the chosen score (or the combined one) and its map.
 
+    Subclasses take ``score``, ``combine`` and ``combine_method`` through ``**selection`` and pass them on.
+
     Args:
-        score_names: Every score the model computes.
-        score: The score returned, or ``combined``.
+        score_names: Every score the model computes, its main score first.
+        score: The score returned, or ``combined``; ``None`` returns the main score.
         combine: Scores combined when ``score`` is ``combined``.
-        combine_method: ``rank`` or ``zscore``.
+        combine_method: ``rank`` or ``zscore`` (standardised on the normal validation films).
     """
 
     def __init__(
         self,
         score_names: Sequence[str],
-        score: str,
+        score: str | None = None,
         combine: Sequence[str] = (),
         combine_method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
         super().__init__()
-        score = str(getattr(score, "value", score))
+        score = str(getattr(score, "value", score)) if score is not None else str(score_names[0])
         unknown = [name for name in [score, *combine] if name not in (*score_names, Score.COMBINED)]
         if unknown:
             known = [str(name) for name in score_names]
