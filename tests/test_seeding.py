@@ -3,6 +3,7 @@
 import random
 
 import numpy as np
+import pytest
 import torch
 from lightning.pytorch import LightningModule
 
@@ -52,3 +53,26 @@ def test_hyperparameters_are_the_concrete_class_arguments() -> None:
     assert model.hparams["seed"] == 7
     assert model.hparams["channels"] == [8, 16, 32]
     assert not {"depth", "pre_processor", "evaluator"} & set(model.hparams)
+
+
+TINY_GAN = {"image_size": 32, "channels": [8, 16], "discriminator_channels": [8, 16], "latent_dim": 8}
+TINY_PLUGINS = {
+    "cae": {**TINY_CAE, "score": "topk", "mask_margin": 2},
+    "vae": {"image_size": 32, "channels": [8, 16], "latent_channels": 4, "score": "kld"},
+    "dcgan": TINY_GAN,
+    "bigan": {**TINY_GAN, "score": "combined", "combine": ["discriminator", "topk"], "top_k": 20},
+    "alphagan": {**TINY_GAN, "code_hidden": [8], "lr_code_discriminator": 1e-3, "beta1": 0.9},
+    "blendseg": {"image_size": 32, "channels": [4, 8], "top_k": 20, "combine_method": "zscore"},
+}
+
+
+@pytest.mark.parametrize("name", TINY_PLUGINS)
+def test_a_plugin_rebuilds_from_its_saved_hyperparameters(name: str) -> None:
+    """What loading a checkpoint or starting a DDP process does: the class called with its hyperparameters."""
+    model = build_model(name, **TINY_PLUGINS[name])
+    rebuilt = type(model)(**model.hparams)
+    assert dict(rebuilt.hparams) == dict(model.hparams)
+    assert {key: model.hparams[key] for key in TINY_PLUGINS[name]} == TINY_PLUGINS[name]
+    assert model.model.score == rebuilt.model.score
+    for (key, one), (_, two) in zip(model.model.state_dict().items(), rebuilt.model.state_dict().items(), strict=True):
+        assert torch.equal(one, two), key
