@@ -62,6 +62,8 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     path.write_text(yaml.safe_dump(changed))
     main(["benchmark", "--config", str(path), "--report-only"])
     assert "cae" not in set(pd.read_csv(output / "runs.csv")["model"])  # results of the old settings do not count
+    report = (output / "report.md").read_text()
+    assert "## Runs without a result" in report and "- cae__raw__seed0" in report  # and the report says so
     assert main(["benchmark", "--config", str(path)]) == 1  # the changed model runs again, the others do not
     assert json.loads(result.read_text())["settings"]["model"]["init_args"]["mask_margin"] == 1
     assert padim.stat().st_mtime_ns == padim_written

@@ -203,6 +203,14 @@ def operating_points(scored: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def runs_without_result(results: pd.DataFrame, config: BenchmarkConfig) -> list[str]:
+    """The ids of the grid's runs that have no row in ``results`` (neither finished nor failed)."""
+    recorded = set()
+    if len(results):
+        recorded = set(zip(results["model"], results["variant"], results["seed"], strict=True))
+    return [run.run_id for run in grid(config) if (run.model.display, run.variant.label, run.seed) not in recorded]
+
+
 def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:
     """Write ``report.md``, ``auroc_bars.png`` and ``roc_curves.png`` into the output folder; return the report."""
     output = config.output
@@ -218,6 +226,15 @@ def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:
     failed = results[results["status"] != "ok"] if len(results) else results
     if len(failed):
         parts += ["## Failed runs", *(f"- {r.model} {r.variant} seed {r.seed}: {r.error}" for r in failed.itertuples())]
+    pending = runs_without_result(results, config)
+    if pending:
+        parts += [
+            "## Runs without a result",
+            f"{len(pending)} of {len(grid(config))} runs of the grid have no result with the current settings (not "
+            "run yet, stopped, or run with other settings); the figures above leave them out, so a mean over seeds is "
+            "over the seeds that finished.",
+            *(f"- {run_id}" for run_id in pending),
+        ]
     path = output / "report.md"
     path.write_text("\n\n".join(parts) + "\n")
     return path

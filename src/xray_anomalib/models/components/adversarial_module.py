@@ -57,7 +57,6 @@ class AdversarialModule(ScoringModule):
             channels=channels,
             discriminator_channels=discriminator_channels,
             latent_dim=latent_dim,
-            image_size=image_size,
             label_smoothing=label_smoothing,
             beta1=beta1,
         )

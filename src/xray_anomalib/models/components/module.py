@@ -101,6 +101,7 @@ class XrayAnomalyModule(
         self.seed = seed
         self.hparams.clear()  # anomalib saved every class's arguments; a checkpoint rebuilds the concrete class
         self.save_hyperparameters(ignore=list(COMPONENTS), frame=_constructor_frame(self))
+        self.keep_arguments(image_size=image_size)  # saved also where a family base's default gave it
 
     def keep_arguments(self, **arguments: Any) -> None:
         """Keep a base class's own arguments among the hyperparameters, beside the concrete class's.

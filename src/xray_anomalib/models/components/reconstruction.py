@@ -43,7 +43,7 @@ class ReconstructionModule(ScoringModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(image_size, depth, score, **kwargs)
-        self.keep_arguments(image_size=image_size, top_k=top_k, mask_margin=mask_margin, lr=lr)
+        self.keep_arguments(top_k=top_k, mask_margin=mask_margin, lr=lr)
         self.lr = lr
 
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
