@@ -22,7 +22,7 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 from model_speed import inference_ms
 
-from xray_anomalib.benchmark.evaluation import score_test_films
+from xray_anomalib.benchmark.evaluation import score_films
 from xray_anomalib.data import Mura
 from xray_anomalib.film_pipeline import PreprocessingSettings
 from xray_anomalib.registry import build_model
@@ -77,7 +77,7 @@ def benchmark(name: str, size: int, epochs: int, work: Path, repeats: int) -> li
         "torch_ms": round(timings["torch"], 1),
         "ov_f32_ms": round(timings["f32"], 1),
     }
-    metrics = score_test_films(model, datamodule).metrics
+    metrics = score_films(model, datamodule).metrics
     return [{**shared, **row} for row in metrics[COLUMNS[2:8]].to_dict("records")]
 
 

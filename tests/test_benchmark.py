@@ -42,6 +42,7 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     assert set(finished["variant"]) == {"raw", "full+eq"}
     assert set(finished.loc[finished["model"] == "cae", "score"]) == {"mse", "l1", "topk"}
     assert finished["image_auroc"].between(0, 1).all() and finished["pixel_auroc"].between(0, 1).all()
+    assert finished["val_pixel_auroc_in_body"].between(0, 1).all()  # localisation on the validation films too
     failed = runs[runs["status"] == "failed"]
     assert len(failed) == 2 and failed["error"].str.contains("no score").all()
     report = (output / "report.md").read_text()

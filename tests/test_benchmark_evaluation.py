@@ -8,7 +8,7 @@ from anomalib.engine import Engine
 from anomalib.post_processing import PostProcessor
 from lightning.pytorch import seed_everything
 
-from xray_anomalib.benchmark import score_test_films
+from xray_anomalib.benchmark import score_films
 from xray_anomalib.benchmark.evaluation import PIXEL_COLUMNS
 from xray_anomalib.data import Mura
 from xray_anomalib.metrics import pixel_metrics
@@ -44,8 +44,13 @@ def test_benchmark_figures_equal_anomalib_test_on_the_models_own_score(
     engine = Engine(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
     engine.fit(model=model, datamodule=datamodule)
     (printed,) = engine.test(model=model, datamodule=datamodule, ckpt_path=None)
-    benchmark = score_test_films(model, datamodule).metrics.set_index("score").loc["topk"]
+    benchmark = score_films(model, datamodule).metrics.set_index("score").loc["topk"]
     assert benchmark["positives_without_mask"] == printed["pixel_positives_without_mask"]
     assert benchmark["image_auroc"] == pytest.approx(printed["image_AUROC"], abs=TOLERANCE)
     for name, column in PIXEL_COLUMNS.items():
         assert benchmark[column] == pytest.approx(printed[name], abs=TOLERANCE), name
+    validation = score_films(model, datamodule, "val")
+    assert validation.films["study_id"].tolist() == datamodule.val_data.samples["study_id"].tolist()
+    assert 0 <= validation.metrics.set_index("score").loc["topk", "pixel_auroc_in_body"] <= 1
+    with pytest.raises(ValueError, match="split must be one of"):
+        score_films(model, datamodule, "train")

@@ -9,7 +9,7 @@ import pytest
 from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
-from xray_anomalib.benchmark import score_test_films
+from xray_anomalib.benchmark import score_films
 from xray_anomalib.data import Mura
 from xray_anomalib.registry import build_model
 
@@ -24,7 +24,7 @@ def _train_and_score(name: str, datamodule: Mura, folder: Path) -> tuple[pd.Data
     seed_everything(0)
     model = build_model(name, image_size=64, **TINY[name])
     Engine(max_epochs=2, default_root_dir=folder, enable_progress_bar=False, logger=False).fit(model, datamodule)
-    return datamodule.manifest, score_test_films(model, datamodule).films
+    return datamodule.manifest, score_films(model, datamodule).films
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import yaml
 from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
-from xray_anomalib.benchmark import score_test_films
+from xray_anomalib.benchmark import score_films
 from xray_anomalib.data import Mura
 from xray_anomalib.deploy.backends import load_checkpoint
 from xray_anomalib.registry import build_model
@@ -35,7 +35,7 @@ MODELS = {  # registry name -> (tiny init args, largest image AUROC gap to one p
 
 
 def _image_auroc(model: torch.nn.Module, datamodule: Mura) -> float:
-    metrics = score_test_films(model, datamodule).metrics
+    metrics = score_films(model, datamodule).metrics
     return float(metrics.loc[metrics["score"] == metrics["score"].iloc[0], "image_auroc"].iloc[0])
 
 

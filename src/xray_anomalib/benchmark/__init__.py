@@ -4,16 +4,16 @@ Run it with ``xray-anomalib benchmark --config configs/benchmark/quick.yaml``.
 """
 
 from xray_anomalib.benchmark.config import BenchmarkConfig, BenchmarkConfigError
-from xray_anomalib.benchmark.evaluation import TestScores, score_test_films
+from xray_anomalib.benchmark.evaluation import FilmScores, score_films
 from xray_anomalib.benchmark.report import write_report
 from xray_anomalib.benchmark.runner import collect_results, run_benchmark
 
 __all__ = [
     "BenchmarkConfig",
     "BenchmarkConfigError",
-    "TestScores",
+    "FilmScores",
     "collect_results",
     "run_benchmark",
-    "score_test_films",
+    "score_films",
     "write_report",
 ]

@@ -1,4 +1,4 @@
-"""Every score of a trained model on the test films: per-film scores and image, pixel, region and study metrics.
+"""Every score of a trained model on the test or validation films: per-film scores and image, pixel and study metrics.
 
 One trained model gives all the scores it computes (an X-ray plugin's ``score_maps``), so a benchmark trains once
 per model and reads every score from the same weights. anomalib's baselines give their one score (``default``).
@@ -35,15 +35,15 @@ DEFAULT_SCORE = "default"
 
 
 @dataclass
-class TestScores:
-    """Scores of the test films and their metrics.
+class FilmScores:
+    """Scores of one split's films and their metrics.
 
     Attributes:
-        films: One row per test film (or hand crop): ``study_id``, ``film_path``, ``label`` and one column per score.
+        films: One row per film (or hand crop): ``study_id``, ``film_path``, ``label`` and one column per score.
         metrics: One row per score with ``score``, ``image_auroc``, ``pixel_auroc_in_body``, ``pixel_auroc``,
             ``aupro``, ``peak_hit``, ``peak_chance``, ``study_auroc_max``, ``study_auroc_mean`` and
             ``positives_without_mask``. Pixel metrics are computed over the films with pixel truth (the evaluator's
-            metrics) and are NaN where the test set has no anomaly masks.
+            metrics) and are NaN where the split has no anomaly masks.
         ms_per_image: Milliseconds per film of scoring in torch (all scores at once, batches of the datamodule).
     """
 
@@ -53,7 +53,7 @@ class TestScores:
 
 
 def score_names(model: AnomalibModule) -> tuple[str, ...]:
-    """Names of the scores :func:`score_test_films` reports for ``model`` (``combined`` when it has one)."""
+    """Names of the scores :func:`score_films` reports for ``model`` (``combined`` when it has one)."""
     if not isinstance(model.model, ScoringModel):
         return (DEFAULT_SCORE,)
     return (*model.model.score_names, *([str(Score.COMBINED)] if model.model.combination is not None else []))
@@ -109,14 +109,25 @@ def _scored_batches(model: AnomalibModule, dataloader: Iterable) -> Iterator[tup
 
 
 @torch.no_grad()
-def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestScores:
-    """Score every test film with every score of ``model`` and compute the metrics."""
+def score_films(model: AnomalibModule, datamodule: XrayDataModule, split: str = "test") -> FilmScores:
+    """Score every film of ``split`` (``test`` or ``val``) with every score of ``model`` and compute the metrics.
+
+    Settings may be chosen on the validation films' figures, never on the test films'.
+    """
+    splits = {
+        "test": (datamodule.test_data, datamodule.test_dataloader),
+        "val": (datamodule.val_data, datamodule.val_dataloader),
+    }
+    if split not in splits:
+        msg = f"split must be one of {sorted(splits)}, got {split!r}."
+        raise ValueError(msg)
+    dataset, dataloader = splits[split]
     columns: dict[str, list[torch.Tensor]] = {}
     maps: dict[str, list[torch.Tensor]] = {}
     batches: list[SimpleNamespace] = []
-    labels, has_masks = [], datamodule.test_data.task == "segmentation"
+    labels, has_masks = [], dataset.task == "segmentation"
     seconds = 0.0
-    for batch, scored, spent in _scored_batches(model, datamodule.test_dataloader()):
+    for batch, scored, spent in _scored_batches(model, dataloader()):
         seconds += spent
         labels.append(batch.gt_label.int())
         if has_masks:
@@ -126,7 +137,7 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
             columns.setdefault(name, []).append(score.float())
             if has_masks:
                 maps.setdefault(name, []).append(anomaly_map.reshape(batch.gt_mask.shape).float())
-    samples = datamodule.test_data.samples
+    samples = dataset.samples
     films = pd.DataFrame(
         {
             "study_id": samples["study_id"].to_numpy(),
@@ -138,7 +149,7 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
     rows = []
     for name in columns:
         studies = films.groupby("study_id").agg(label=("label", "max"), high=(name, "max"), mean=(name, "mean"))
-        pixel = _pixel_columns(batches, maps[name]) if has_masks else _no_pixel_truth(datamodule)
+        pixel = _pixel_columns(batches, maps[name]) if has_masks else _no_pixel_truth(dataset.positives_without_mask)
         rows.append(
             {
                 "score": name,
@@ -148,7 +159,7 @@ def score_test_films(model: AnomalibModule, datamodule: XrayDataModule) -> TestS
                 "study_auroc_mean": _auroc(studies["mean"], studies["label"]),
             }
         )
-    return TestScores(films, pd.DataFrame(rows), seconds * 1000 / max(len(films), 1))
+    return FilmScores(films, pd.DataFrame(rows), seconds * 1000 / max(len(films), 1))
 
 
 def _pixel_columns(batches: list[SimpleNamespace], maps: list[torch.Tensor]) -> dict[str, float]:
@@ -161,26 +172,10 @@ def _pixel_columns(batches: list[SimpleNamespace], maps: list[torch.Tensor]) -> 
     return {PIXEL_COLUMNS[metric.name]: _value(metric) for metric in metrics} | {"peak_chance": peak.chance()}
 
 
-def _no_pixel_truth(datamodule: XrayDataModule) -> dict[str, float]:
-    """The pixel columns of a test set without anomaly masks: NaN, every anomalous film without a mask."""
+def _no_pixel_truth(positives_without_mask: int) -> dict[str, float]:
+    """The pixel columns of films without anomaly masks: NaN, every anomalous film without a mask."""
     missing = {column: float("nan") for column in PIXEL_COLUMNS.values()} | {"peak_chance": float("nan")}
-    return missing | {"positives_without_mask": datamodule.test_data.positives_without_mask}
-
-
-@torch.no_grad()
-def validation_image_aurocs(model: AnomalibModule, datamodule: XrayDataModule) -> dict[str, float]:
-    """Image AUROC of every score on the validation films: what settings may be chosen on (never the test films).
-
-    NaN for every score where the validation films hold one class only.
-    """
-    columns: dict[str, list[torch.Tensor]] = {}
-    labels = []
-    for batch, scored, _ in _scored_batches(model, datamodule.val_dataloader()):
-        labels.append(batch.gt_label.int())
-        for name, (score, _) in scored.items():
-            columns.setdefault(name, []).append(score.float())
-    truth = pd.Series(torch.cat(labels).numpy())
-    return {name: _auroc(pd.Series(torch.cat(values).numpy()), truth) for name, values in columns.items()}
+    return missing | {"positives_without_mask": positives_without_mask}
 
 
 def _value(metric: Metric) -> float:

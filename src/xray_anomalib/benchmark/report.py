@@ -22,6 +22,8 @@ from xray_anomalib.registry import BASELINES
 
 DETAILS = [
     "val_image_auroc",
+    "val_pixel_auroc_in_body",
+    "val_peak_hit",
     "kept_epoch",
     "pixel_auroc_in_body",
     "pixel_auroc",
@@ -251,8 +253,9 @@ def _finished_sections(results: pd.DataFrame, config: BenchmarkConfig, scored: p
         "the body mask (the headline: a map that is zero outside the body cannot score by the background), "
         "pixel_auroc over every pixel, AUPRO (FPR <= 0.3); peak_hit: share of anomalous films whose heatmap peak "
         "inside the body lies on the anomaly (peak_chance: what a random point of the body would get). Study AUROC "
-        "with a study scored by the max or the mean of its films; train_s: training seconds; ms_per_image: torch "
-        "scoring time per film.",
+        "with a study scored by the max or the mean of its films; val_...: image AUROC, in-body pixel AUROC and peak "
+        "hit on the validation films (the figures settings may be chosen on, never the test films'); train_s: "
+        "training seconds; ms_per_image: torch scoring time per film.",
         details(results),
         "## Intervals and paired comparisons",
         f"Bootstrap over the test films of each seed ({REPLICATES} replicates, percentile intervals). A paired "

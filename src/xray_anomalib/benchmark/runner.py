@@ -29,7 +29,7 @@ from xray_anomalib.benchmark.config import (
     ModelConfig,
     VariantConfig,
 )
-from xray_anomalib.benchmark.evaluation import score_names, score_test_films, validation_image_aurocs
+from xray_anomalib.benchmark.evaluation import score_films, score_names
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.film_pipeline.pipeline import PIPELINE_VERSION
@@ -41,6 +41,8 @@ from xray_anomalib.utils.class_path import import_class
 logger = logging.getLogger(__name__)
 RESULT_NAME = "result.json"
 FILMS_NAME = "films.csv"
+VALIDATION_COLUMNS = ("image_auroc", "pixel_auroc_in_body", "peak_hit")
+"""Figures also recorded on the validation films (``val_`` prefixed), those settings may be chosen on."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,9 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     """Train, score and measure one run; returns its result record.
 
     The weights scored are the epoch's of the best validation image AUROC (``kept_epoch``, 1 = after the first
-    epoch; see :class:`~xray_anomalib.callbacks.BestValidationCheckpoint`). An ensemble's training time includes
-    its members' (what the ensemble costs from scratch).
+    epoch; see :class:`~xray_anomalib.callbacks.BestValidationCheckpoint`). Each score's test metrics are recorded
+    with its validation image AUROC, in-body pixel AUROC and peak hit (``val_...``). An ensemble's training time
+    includes its members' (what the ensemble costs from scratch).
     """
     seed_everything(run.seed)
     image_size = config.image_size_of(run.model)
@@ -140,11 +143,12 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     start = time.perf_counter()
     engine.fit(model=model, datamodule=datamodule)
     train_seconds = time.perf_counter() - start + members_seconds
-    scored = score_test_films(model, datamodule)
+    scored = score_films(model, datamodule)
     scored.films[["study_id", "film_path", "label", *wanted]].to_csv(folder / FILMS_NAME, index=False)
     datamodule.save_manifest(config.output / "manifests" / f"seed{run.seed}")
-    metrics = scored.metrics.set_index("score").loc[wanted].reset_index()
-    metrics["val_image_auroc"] = metrics["score"].map(validation_image_aurocs(model, datamodule))
+    metrics = scored.metrics.set_index("score").loc[wanted]
+    validation = score_films(model, datamodule, "val").metrics.set_index("score").loc[wanted, list(VALIDATION_COLUMNS)]
+    metrics = metrics.join(validation.add_prefix("val_")).reset_index()
     kept = getattr(engine.trainer.checkpoint_callback, "kept_epoch", None)
     return {
         "status": "ok",
