@@ -235,7 +235,7 @@ def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:
             f"{len(pending)} of {len(grid(config))} runs of the grid have no result with the current settings (not "
             "run yet, stopped, or run with other settings); the figures above leave them out, so a mean over seeds is "
             "over the seeds that finished.",
-            *(f"- {run_id}" for run_id in pending),
+            "\n".join(f"- {run_id}" for run_id in pending),
         ]
     path = output / "report.md"
     path.write_text("\n\n".join(parts) + "\n")
