@@ -86,7 +86,7 @@ def bar_chart(results: pd.DataFrame, config: BenchmarkConfig, path: Path) -> Non
     axis.set_xticks(range(len(entries)), [f"{model}\n{score}" for model, score in entries], fontsize=7)
     axis.set_ylabel("test image AUROC")
     axis.set_ylim(0, 1)
-    axis.set_title(f"{config.name}: image AUROC (mean ± std over seeds)")
+    axis.set_title(f"{config.name}\nimage AUROC, mean ± std over seeds", fontsize=10)
     axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -210,7 +210,7 @@ def runs_without_result(results: pd.DataFrame, config: BenchmarkConfig) -> list[
     recorded = set()
     if len(results):
         recorded = set(zip(results["model"], results["variant"], results["seed"], strict=True))
-    return [run.run_id for run in grid(config) if (run.model.display, run.variant.label, run.seed) not in recorded]
+    return [run.run_id for run in grid(config) if tuple(run.labels.values()) not in recorded]
 
 
 def write_report(results: pd.DataFrame, config: BenchmarkConfig) -> Path:

@@ -58,6 +58,11 @@ class Run:
         """Folder name of the run."""
         return f"{self.model.display}__{self.variant.label}__seed{self.seed}"
 
+    @property
+    def labels(self) -> dict:
+        """The columns that name the run in ``runs.csv``: model, variant and seed."""
+        return {"model": self.model.display, "variant": self.variant.label, "seed": self.seed}
+
 
 def grid(config: BenchmarkConfig) -> list[Run]:
     """Every run of the grid, seed by seed (so that early results already cover every model)."""
@@ -160,10 +165,6 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     }
 
 
-def _describe(run: Run) -> dict:
-    return {"model": run.model.display, "variant": run.variant.label, "seed": run.seed}
-
-
 def run_settings(run: Run, config: BenchmarkConfig) -> dict:
     """Everything that decides a run's result, as JSON values (an ensemble's include its members').
 
@@ -219,7 +220,7 @@ def run_benchmark(config: BenchmarkConfig) -> pd.DataFrame:
                     "error": f"{type(error).__name__}: {error}",
                     "traceback": traceback.format_exc(),
                 }
-            record = {**_describe(run), "settings": run_settings(run, config), **result}
+            record = {**run.labels, "settings": run_settings(run, config), **result}
             write_text_atomic(folder / RESULT_NAME, json.dumps(record, indent=2))
             progress.advance(task)
     return collect_results(config)
@@ -235,7 +236,7 @@ def collect_results(config: BenchmarkConfig) -> pd.DataFrame:
         result = recorded_result(run, config)
         if result is None:
             continue
-        shared = {**_describe(run), "status": result["status"]}
+        shared = {**run.labels, "status": result["status"]}
         if result["status"] != "ok":
             rows.append({**shared, "error": result["error"]})
             continue
