@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from xray_anomalib.benchmark.config import BenchmarkConfig
+from xray_anomalib.benchmark.config import BenchmarkConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_maps_of
 from xray_anomalib.benchmark.runner import Run, checkpoint_of, datamodule_for
 from xray_anomalib.registry import get_model_spec
@@ -30,6 +30,28 @@ def _outlined(film: np.ndarray, truth: np.ndarray) -> np.ndarray:
     contours, _ = cv2.findContours(truth.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(picture, contours, -1, (1.0, 0.2, 0.2), 1)
     return picture
+
+
+def _test_films(config: BenchmarkConfig, variant: VariantConfig, seed: int, size: int) -> tuple[torch.Tensor, ...]:
+    """The test films of the variant and seed at ``size``: images, body masks, fracture masks and labels."""
+    datamodule = datamodule_for(config, variant, seed, size)
+    datamodule.setup()
+    batches = list(datamodule.test_dataloader())
+    image = torch.cat([batch.image for batch in batches])
+    hand = torch.cat([batch.hand_mask for batch in batches]).unsqueeze(1).float()
+    truth = torch.cat([batch.gt_mask for batch in batches]).bool()
+    return image, hand, truth, torch.cat([batch.gt_label for batch in batches])
+
+
+def _scored(
+    model: torch.nn.Module, score: str | None, image: torch.Tensor, hand: torch.Tensor
+) -> tuple[str, torch.Tensor, torch.Tensor]:
+    """The model's score name (``score`` or its first), its per-film scores and its anomaly maps."""
+    with torch.no_grad():
+        outputs = [score_maps_of(model, image[i : i + 32], hand[i : i + 32]) for i in range(0, len(image), 32)]
+    name = score or next(iter(outputs[0]))
+    scores = torch.cat([output[name][0] for output in outputs])
+    return name, scores, torch.cat([output[name][1].reshape(-1, *image.shape[-2:]) for output in outputs])
 
 
 def main() -> None:
@@ -46,23 +68,19 @@ def main() -> None:
     variant = next(v for v in config.variants if v.label == args.variant)
     models = {m.display: m for m in config.models}
     runs = [Run(models[name], variant, args.seed) for name in args.models]
-    datamodule = datamodule_for(config, variant, args.seed, config.image_size_of(runs[0].model))
-    datamodule.setup()
-    batches = list(datamodule.test_dataloader())
-    image = torch.cat([batch.image for batch in batches])
-    hand = torch.cat([batch.hand_mask for batch in batches]).unsqueeze(1).float()
-    truth = torch.cat([batch.gt_mask for batch in batches]).bool()
-    labels = torch.cat([batch.gt_label for batch in batches])
+    films = {}  # image size -> the test films at that size (a grid may give models their own size)
     scored = {}
     for run in runs:
+        size = config.image_size_of(run.model)
+        if size not in films:
+            films[size] = _test_films(config, variant, args.seed, size)
         model = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint_of(run, config)).eval()
-        score = run.model.scores[0] if run.model.scores else None
-        with torch.no_grad():
-            outputs = [score_maps_of(model, image[i : i + 32], hand[i : i + 32]) for i in range(0, len(image), 32)]
-        name = score or next(iter(outputs[0]))
-        scores = torch.cat([output[name][0] for output in outputs])
-        maps = torch.cat([output[name][1].reshape(-1, *image.shape[-2:]) for output in outputs])
-        scored[f"{run.model.display} {name}"] = (scores, maps.masked_fill(hand[:, 0] == 0, float("-inf")))
+        name, scores, maps = _scored(model, run.model.scores[0] if run.model.scores else None, *films[size][:2])
+        scored[f"{run.model.display} {name}"] = (scores, maps)
+    image, hand, truth, labels = films[config.image_size_of(runs[0].model)]  # drawn at the first model's size
+    for title, (scores, maps) in scored.items():
+        maps = torch.nn.functional.interpolate(maps[:, None], size=image.shape[-2:], mode="bilinear")[:, 0]
+        scored[title] = (scores, maps.masked_fill(hand[:, 0] == 0, float("-inf")))
     fractured = torch.nonzero(truth.flatten(1).any(dim=1)).flatten()[:: max(1, int(labels.sum()) // args.films)]
     fractured = fractured[: args.films]
     figure = Figure(figsize=(2.0 * (len(scored) + 1), 2.1 * len(fractured)))

@@ -7,10 +7,14 @@ Tests of the real data skip when ``../shared/data`` is absent (a user's clone); 
 from __future__ import annotations
 
 import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # parallel workers (pytest -n N) share the cores: one thread each
+    os.environ["OMP_NUM_THREADS"] = "1"  # before torch is imported, and for the CLI processes the tests start
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from films import copy_fracatlas
 
 from xray_anomalib.data import Mura
 from xray_anomalib.data.synthetic import write_synthetic_mura
@@ -54,6 +58,12 @@ def fracatlas_root() -> Path:
     """The FracAtlas leg, hip and shoulder films in ../shared/data (skips when absent)."""
     require_shared_data((FRACATLAS / "dataset.csv").is_file(), "FracAtlas films", FRACATLAS)
     return FRACATLAS
+
+
+@pytest.fixture
+def fracatlas_copy(fracatlas_root: Path, tmp_path: Path) -> Callable[..., Path]:
+    """Factory of small FracAtlas copies in ``tmp_path`` (first fractured and normal films; counts as kwargs)."""
+    return lambda **counts: copy_fracatlas(fracatlas_root, tmp_path / "sample", **counts)
 
 
 @pytest.fixture

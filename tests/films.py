@@ -1,10 +1,14 @@
-"""Film files for tests: DICOM written with pydicom, and decompression bombs' headers in each raster format."""
+"""Film files for tests: DICOM written with pydicom, decompression bombs' headers in each raster format, and small
+copies of FracAtlas."""
 
+import json
+import shutil
 import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 
 def write_dicom(
@@ -83,3 +87,26 @@ def dicom_study(root: Path, pixels: np.ndarray | None = None) -> Path:
     (root / "plain").mkdir()
     (root / "plain" / "film.png").write_bytes(b"")
     return root
+
+
+def copy_fracatlas(root: Path, destination: Path, fractured: int = 6, normal: int = 14) -> Path:
+    """Copy the first ``fractured`` and ``normal`` films of FracAtlas at ``root`` (implants among them, as listed) with
+    their rows and polygons into ``destination/FracAtlas``, a root the datamodule reads like the published one."""
+    from xray_anomalib.data.fracatlas import FRACATLAS_COCO
+
+    copy = destination / "FracAtlas"
+    (copy / FRACATLAS_COCO).parent.mkdir(parents=True)
+    table = pd.read_csv(root / "dataset.csv")
+    sample = pd.concat([table[table["fractured"] == 1].head(fractured), table[table["fractured"] == 0].head(normal)])
+    sample.to_csv(copy / "dataset.csv", index=False)
+    for row in sample.itertuples():
+        folder = "Fractured" if row.fractured else "Non_fractured"
+        (copy / "images" / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / "images" / folder / row.image_id, copy / "images" / folder / row.image_id)
+    coco = json.loads((root / FRACATLAS_COCO).read_text())
+    names = set(sample["image_id"])
+    images = [image for image in coco["images"] if image["file_name"] in names]
+    ids = {image["id"] for image in images}
+    coco |= {"images": images, "annotations": [a for a in coco["annotations"] if a["image_id"] in ids]}
+    (copy / FRACATLAS_COCO).write_text(json.dumps(coco))
+    return copy

@@ -1,5 +1,6 @@
 """Lightning DDP on CPU (2 processes, gloo) through the anomalib CLI: one run folder, one checkpoint, and the
-same quality as a one-process run of the same config on the same split."""
+same quality as a one-process run of the same config on the same split. One model of each kind runs here (a
+network, the adversarial training, a memory bank); the others share their code paths."""
 
 import shutil
 import subprocess
@@ -21,15 +22,13 @@ from xray_anomalib.registry import build_model
 REPO = Path(__file__).resolve().parents[1]
 ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
 TINY_GAN = {"channels": [8, 16, 32], "discriminator_channels": [8, 16], "latent_dim": 16, "top_k": 50}
-MODELS = {  # registry name -> (tiny init args, largest image AUROC gap to one process)
-    # trained networks: two processes double the effective batch, so two epochs take other steps
+MODELS = {  # registry name -> (tiny init args, largest image AUROC gap to one process): one model of each kind
+    # a trained network: two processes double the effective batch, so two epochs take other steps
     "cae": ({"channels": [8, 16, 32], "bottleneck_channels": 32, "top_k": 50}, 0.15),
-    "vae": ({"channels": [8, 16, 32], "latent_channels": 8, "top_k": 50}, 0.15),
-    "dcgan": ({k: v for k, v in TINY_GAN.items() if k != "top_k"}, 0.15),
-    "bigan": (TINY_GAN, 0.15),
+    # four optimisers, phases that leave networks unused, a combined score fitted on gathered validation scores
     "alphagan": (TINY_GAN, 0.15),
-    # memory banks: the same features gathered from both processes (repeats do not change the fit or coreset)
-    "padim": ({}, 0.01),
+    # a memory bank (the packaged pretrained features): the same features gathered from both processes (repeats do
+    # not change the coreset)
     "patchcore": ({"coreset_sampling_ratio": 0.1}, 0.01),
 }
 
@@ -60,7 +59,7 @@ def test_ddp_on_two_cpu_processes(
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "image_AUROC" in result.stdout + result.stderr
+    assert "image_AUROC" in result.stdout + result.stderr and "pixel_AUROC_in_body" in result.stdout + result.stderr
     (runs,) = (tmp_path / "results").glob("*/MURA-v1.1/xr_hand")
     assert sorted(path.name for path in runs.iterdir()) == ["latest", "v0"]  # one folder for both processes
     assert (runs / "latest").resolve() == (runs / "v0").resolve()

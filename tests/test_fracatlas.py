@@ -1,7 +1,7 @@
 """FracAtlas as published: counts, implants, body parts, duplicates, masks on the polygons, and bad input."""
 
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -75,27 +75,8 @@ def test_masks_land_on_the_polygons(fracatlas_root: Path, tmp_path: Path) -> Non
         assert mask.sum() == pytest.approx(area[name], rel=0.25), name  # overlapping polygons are counted once
 
 
-def _copy(root: Path, destination: Path) -> Path:
-    copy = destination / "FracAtlas"
-    (copy / FRACATLAS_COCO).parent.mkdir(parents=True)
-    table = pd.read_csv(root / "dataset.csv")
-    sample = pd.concat([table[table["fractured"] == 1].head(6), table[table["fractured"] == 0].head(14)])
-    sample.to_csv(copy / "dataset.csv", index=False)
-    for row in sample.itertuples():
-        folder = "Fractured" if row.fractured else "Non_fractured"
-        (copy / "images" / folder).mkdir(parents=True, exist_ok=True)
-        shutil.copy(root / "images" / folder / row.image_id, copy / "images" / folder / row.image_id)
-    coco = json.loads((root / FRACATLAS_COCO).read_text())
-    names = set(sample["image_id"])
-    images = [image for image in coco["images"] if image["file_name"] in names]
-    ids = {image["id"] for image in images}
-    coco |= {"images": images, "annotations": [a for a in coco["annotations"] if a["image_id"] in ids]}
-    (copy / FRACATLAS_COCO).write_text(json.dumps(coco))
-    return copy
-
-
-def test_bad_fracatlas_input_names_the_file(fracatlas_root: Path, tmp_path: Path) -> None:
-    root = _copy(fracatlas_root, tmp_path)
+def test_bad_fracatlas_input_names_the_file(fracatlas_copy: Callable[..., Path], tmp_path: Path) -> None:
+    root = fracatlas_copy()
     coco_path = root / FRACATLAS_COCO
     coco = json.loads(coco_path.read_text())
 
@@ -129,8 +110,8 @@ def test_bad_fracatlas_input_names_the_file(fracatlas_root: Path, tmp_path: Path
         FracAtlas(root=root).setup()
 
 
-def test_a_truncated_or_missing_film_is_counted_not_fatal(fracatlas_root: Path, tmp_path: Path) -> None:
-    root = _copy(fracatlas_root, tmp_path)
+def test_a_truncated_or_missing_film_is_counted_not_fatal(fracatlas_copy: Callable[..., Path], tmp_path: Path) -> None:
+    root = fracatlas_copy()
     films = sorted((root / "images" / "Non_fractured").glob("*.jpg"))
     films[0].write_bytes(films[0].read_bytes()[:-2000])  # OpenCV decodes a cut JPEG partly, without an error
     films[1].unlink()
