@@ -59,7 +59,8 @@ def test_ddp_on_two_cpu_processes(
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "image_AUROC" in result.stdout + result.stderr and "pixel_AUROC_in_body" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "image_AUROC" in output and "pixel_AUROC_in_body" in output
     (runs,) = (tmp_path / "results").glob("*/MURA-v1.1/xr_hand")
     assert sorted(path.name for path in runs.iterdir()) == ["latest", "v0"]  # one folder for both processes
     assert (runs / "latest").resolve() == (runs / "v0").resolve()
