@@ -68,6 +68,12 @@ def inference_ms(
     return timings
 
 
+def timing_cells(timings: dict[str, float]) -> list[str]:
+    """Table cells of :func:`inference_ms`'s timings: torch, OpenVINO f32 and bf16 ms, and the f32 speed-up."""
+    torch_ms, f32_ms = timings["torch"], timings["f32"]
+    return [f"{torch_ms:.1f}", f"{f32_ms:.1f}", f"{timings['bf16']:.1f}", f"{torch_ms / f32_ms:.1f}x"]
+
+
 def benchmark(name: str, size: int, work: Path, patients: int, repeats: int) -> dict:
     """Train one epoch, export, and time inference of one model at one size."""
     datamodule = Mura(
@@ -93,9 +99,7 @@ def benchmark(name: str, size: int, work: Path, patients: int, repeats: int) -> 
         "size": size,
         "train_images": len(datamodule.train_data),
         "epoch_s": train_seconds,
-        "torch_ms": timings["torch"],
-        "ov_f32_ms": timings["f32"],
-        "ov_bf16_ms": timings["bf16"],
+        "timings": timings,
     }
 
 
@@ -125,16 +129,8 @@ def main() -> None:
     for size in args.sizes:
         for name in args.models:
             row = benchmark(name, size, work, args.patients, args.repeats)
-            cells = [
-                row["model"],
-                row["size"],
-                row["train_images"],
-                f"{row['epoch_s']:.1f}",
-                f"{row['torch_ms']:.1f}",
-                f"{row['ov_f32_ms']:.1f}",
-                f"{row['ov_bf16_ms']:.1f}",
-                f"{row['torch_ms'] / row['ov_f32_ms']:.1f}x",
-            ]
+            cells = [row["model"], row["size"], row["train_images"], f"{row['epoch_s']:.1f}"]
+            cells += timing_cells(row["timings"])
             print("| " + " | ".join(str(cell) for cell in cells) + " |", flush=True)
 
 

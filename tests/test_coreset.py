@@ -20,9 +20,17 @@ def _anomalib_selection(projected: torch.Tensor, ratio: float, first: int) -> li
     return chosen
 
 
+def test_projects_only_to_fewer_dimensions() -> None:
+    """2,000 rows have a Johnson-Lindenstrauss dimension of 187 at eps 0.9: 400 dims shrink to it, 96 stay."""
+    torch.manual_seed(0)
+    narrow, wide = torch.randn(2000, 96), torch.randn(2000, 400)
+    assert project(narrow) is narrow
+    assert project(wide).shape == (2000, 187)
+
+
 def test_same_centers_as_anomalib_on_the_same_projection() -> None:
     torch.manual_seed(0)
-    embedding = torch.randn(2000, 96) * torch.linspace(0.5, 2.0, 96)
+    embedding = torch.randn(2000, 400) * torch.linspace(0.5, 2.0, 400)
     projected = project(embedding)
     ours = greedy_coreset(embedding, 0.02, projected=projected)
     first = int(ours.indices[0])
