@@ -4,7 +4,8 @@ The grid's runner records torch milliseconds only; this loads the checkpoints of
 (``xray-anomalib benchmark``), exports each to OpenVINO and times both on one of the run's own test films at a time
 (`model_speed.py`'s timing: static batch of one, a warm-up call, then ``--repeats`` calls; OpenVINO at the ``f32``
 and ``bf16`` precision hints). It also prints the largest difference between the torch and the OpenVINO f32
-image scores of the films it timed. Run with nothing else on the machine and record the table in docs/benchmarks.md:
+image scores of ``--films`` test films, both scored through ``xray-anomalib predict``'s runners. Run with nothing
+else on the machine and record the table in docs/benchmarks.md:
 
     python benchmarks/run_speed.py --config configs/benchmark/fracatlas_coreset.yaml --variant full+whole+fill \
         --seed 0 --models patchcore_s8_16 patchcore_bank1pc patchcore_bank4pc
@@ -16,29 +17,23 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import openvino as ov
+import numpy as np
 import torch
-from anomalib.deploy import ExportType
-from anomalib.engine import Engine
 from model_speed import inference_ms, timing_cells
 
-from xray_anomalib.benchmark.config import BenchmarkConfig
+from xray_anomalib.benchmark.config import BenchmarkConfig, VariantConfig
 from xray_anomalib.benchmark.runner import Run, checkpoint_of, datamodule_for
-from xray_anomalib.registry import get_model_spec
+from xray_anomalib.deploy.backends import OpenVinoRunner, TorchRunner, load_checkpoint
 
 
-def score_difference(model: torch.nn.Module, xml: Path, films: torch.Tensor, hand_masks: torch.Tensor) -> float:
-    """Largest absolute difference between torch's and OpenVINO f32's image scores, one film at a time."""
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    takes_mask = len(compiled.inputs) == 2  # our plugins take (film, hand mask)
-    largest = 0.0
-    with torch.no_grad():
-        for film, hand_mask in zip(films.split(1), hand_masks.split(1), strict=True):
-            inputs = (film, hand_mask) if takes_mask else (film,)
-            result = {port.get_any_name(): value for port, value in compiled([x.numpy() for x in inputs]).items()}
-            difference = model(*inputs).pred_score.flatten() - torch.as_tensor(result["pred_score"]).flatten()
-            largest = max(largest, difference.abs().max().item())
-    return largest
+def test_films(
+    config: BenchmarkConfig, variant: VariantConfig, seed: int, size: int, count: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``count`` test films of the variant and seed at ``size``, with their hand masks (``N x 1 x S x S``)."""
+    datamodule = datamodule_for(config, variant, seed, size)
+    datamodule.setup()
+    batch = next(iter(datamodule.test_dataloader()))
+    return batch.image[:count], batch.hand_mask[:count].unsqueeze(1).float()
 
 
 def main() -> None:
@@ -59,17 +54,20 @@ def main() -> None:
     columns.append("largest score diff")
     print(f"torch threads: {torch.get_num_threads()}")
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    films = {}  # image size -> test films and hand masks (a grid may give models their own size)
     for label in args.models:
         run = Run(models[label], variant, args.seed)
         size = config.image_size_of(run.model)
-        datamodule = datamodule_for(config, variant, args.seed, size)
-        datamodule.setup()
-        batch = next(iter(datamodule.test_dataloader()))
-        model = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint_of(run, config)).eval()
-        xml = Engine(logger=False).export(model=model, export_type=ExportType.OPENVINO, export_root=work / label)
-        films, hand_masks = batch.image[: args.films], batch.hand_mask[: args.films].unsqueeze(1).float()
-        timings = inference_ms(model, xml, films[:1], hand_masks[:1], args.repeats)
-        cells = [label, size, *timing_cells(timings), f"{score_difference(model, xml, films, hand_masks):.1e}"]
+        if size not in films:
+            films[size] = test_films(config, variant, args.seed, size, args.films)
+        images, hand_masks = films[size]
+        module, settings = load_checkpoint(checkpoint_of(run, config))
+        xml = module.to_openvino(work / label)  # the export xray-anomalib predict makes of a checkpoint
+        timings = inference_ms(module, xml, images[:1], hand_masks[:1], args.repeats)
+        arrays = images.numpy(), hand_masks.numpy()
+        exported = OpenVinoRunner(xml, settings)(*arrays).scores
+        eager = TorchRunner(module, settings.takes_hand_mask)(*arrays).scores
+        cells = [label, size, *timing_cells(timings), f"{np.abs(exported - eager).max():.1e}"]
         print("| " + " | ".join(str(cell) for cell in cells) + " |", flush=True)
 
 
