@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from xray_anomalib.benchmark.config import BenchmarkConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_maps_of
-from xray_anomalib.benchmark.runner import Run, checkpoint_of, datamodule_for
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for, runs_of
 from xray_anomalib.registry import get_model_spec
 
 
@@ -65,9 +65,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/images/fracatlas"))
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
-    variant = next(v for v in config.variants if v.label == args.variant)
-    models = {m.display: m for m in config.models}
-    runs = [Run(models[name], variant, args.seed) for name in args.models]
+    try:
+        runs = runs_of(config, args.variant, args.seed, args.models)
+    except ValueError as error:
+        parser.error(str(error))
+    variant = runs[0].variant
     films = {}  # image size -> the test films at that size (a grid may give models their own size)
     scored = {}
     for run in runs:

@@ -22,7 +22,7 @@ import torch
 from model_speed import inference_ms, timing_cells
 
 from xray_anomalib.benchmark.config import BenchmarkConfig, VariantConfig
-from xray_anomalib.benchmark.runner import Run, checkpoint_of, datamodule_for
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for, runs_of
 from xray_anomalib.deploy.backends import OpenVinoRunner, TorchRunner, load_checkpoint
 
 
@@ -47,19 +47,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
-    variant = next(v for v in config.variants if v.label == args.variant)
-    models = {m.display: m for m in config.models}
+    try:
+        runs = runs_of(config, args.variant, args.seed, args.models)
+    except ValueError as error:
+        parser.error(str(error))
     work = Path(tempfile.mkdtemp(prefix="xray_run_speed_"))
     columns = ["model", "px", "torch ms/film", "OV f32 ms/film", "OV bf16 ms/film", "f32 speed-up"]
     columns.append("largest score diff")
     print(f"torch threads: {torch.get_num_threads()}")
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     films = {}  # image size -> test films and hand masks (a grid may give models their own size)
-    for label in args.models:
-        run = Run(models[label], variant, args.seed)
+    for run in runs:
+        label = run.model.display
         size = config.image_size_of(run.model)
         if size not in films:
-            films[size] = test_films(config, variant, args.seed, size, args.films)
+            films[size] = test_films(config, run.variant, args.seed, size, args.films)
         images, hand_masks = films[size]
         module, settings = load_checkpoint(checkpoint_of(run, config))
         xml = module.to_openvino(work / label)  # the export xray-anomalib predict makes of a checkpoint

@@ -138,6 +138,20 @@ def test_report_before_any_run_is_a_clear_error(tmp_path: Path, capsys: pytest.C
     assert "run the benchmark before --report-only" in capsys.readouterr().err
 
 
+def test_runs_of_a_variant_and_seed_and_what_a_wrong_label_is_told(tmp_path: Path) -> None:
+    from xray_anomalib.benchmark.runner import runs_of
+
+    config = BenchmarkConfig.from_yaml(_config(tmp_path))
+    runs = runs_of(config, "full+eq", 1, ["padim", "cae"])
+    assert [(run.model.display, run.variant.label, run.seed) for run in runs] == [
+        ("padim", "full+eq", 1),
+        ("cae", "full+eq", 1),
+    ]
+    for variant, seed, models in (("fulll", 0, ["cae"]), ("raw", 7, ["cae"]), ("raw", 0, ["cae", "vae"])):
+        with pytest.raises(ValueError, match=r"has variants \['full\+eq', 'raw'\], seeds \[0, 1\] and models"):
+            runs_of(config, variant, seed, models)
+
+
 @pytest.mark.parametrize("name", sorted(path.stem for path in (REPO / "configs" / "benchmark").glob("*.yaml")))
 def test_shipped_benchmark_configs_are_valid_and_build_their_models(name: str) -> None:
     from xray_anomalib.registry import build_model

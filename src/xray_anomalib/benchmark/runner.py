@@ -15,6 +15,7 @@ import logging
 import shutil
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -67,6 +68,24 @@ class Run:
 def grid(config: BenchmarkConfig) -> list[Run]:
     """Every run of the grid, seed by seed (so that early results already cover every model)."""
     return [Run(m, v, s) for s in config.seeds for v in config.variants for m in config.models]
+
+
+def runs_of(config: BenchmarkConfig, variant: str, seed: int, models: Sequence[str]) -> list[Run]:
+    """The runs of the grid's models labelled ``models``, in that order, for one variant label and seed.
+
+    Raises:
+        ValueError: Naming a variant, seed or model the grid does not have, with those it has.
+    """
+    variants = {v.label: v for v in config.variants}
+    by_label = {m.display: m for m in config.models}
+    unknown = [label for label in models if label not in by_label]
+    if variant not in variants or seed not in config.seeds or unknown:
+        msg = (
+            f"Grid {config.name} has variants {sorted(variants)}, seeds {config.seeds} and models {sorted(by_label)}; "
+            f"asked for variant {variant!r}, seed {seed} and models {list(models)}."
+        )
+        raise ValueError(msg)
+    return [Run(by_label[label], variants[variant], seed) for label in models]
 
 
 def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, image_size: int) -> XrayDataModule:
