@@ -111,7 +111,7 @@ def main() -> None:
         for column, index in enumerate(scores.argsort(descending=True)[: args.films].tolist()):
             axes[row, column].imshow(_outlined(image[index, 0].numpy(), truth[index].numpy()))
             label = "fractured" if labels[index] else "normal"
-            axes[row, column].set_title(f"{title}: #{column + 1} {label}", fontsize=6)
+            axes[row, column].set_title(f"{title}\n#{column + 1} {label}", fontsize=6)  # long labels: two lines
     for axis in axes.flat:
         axis.set_axis_off()
     top.tight_layout()

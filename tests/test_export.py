@@ -56,18 +56,19 @@ TINY_ARGS = {
     },
 }
 LITE0 = {"backbone": "tf_efficientnet_lite0", "pre_trained": True, "image_size": IMAGE_SIZE}
-PRETRAINED = {  # the packaged ImageNet backbone, with its own input statistics inside the graph
+EXTRA_CASES = {  # other settings: the packaged ImageNet backbone (its input statistics in the graph), local scaling
     "padim_lite0": ("padim", {**LITE0, "layers": ["blocks.1", "blocks.2", "blocks.4"], "n_features": 50}),
     "patchcore_lite0": ("patchcore", {**LITE0, "layers": ["blocks.2", "blocks.4"], "coreset_sampling_ratio": 0.05}),
+    "patchcore_local_scale": ("patchcore", {**TINY_ARGS["patchcore"], "local_scale_neighbors": 5}),
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [*(spec.name for spec in list_models()), *PRETRAINED])
+@pytest.mark.parametrize("case", [*(spec.name for spec in list_models()), *EXTRA_CASES])
 def test_openvino_matches_torch(
     case: str, full_datamodule: Callable[..., Mura], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    name, args = PRETRAINED.get(case, (case, TINY_ARGS.get(case)))
+    name, args = EXTRA_CASES.get(case, (case, TINY_ARGS.get(case)))
     if name == "ensemble":
         members = request.getfixturevalue("member_checkpoints")  # z-score: continuous, unlike ranks among ties
         args = {"members": members, "method": "zscore", "image_size": IMAGE_SIZE}

@@ -19,7 +19,8 @@ scores; what they gain over the stock classes (the last two items apply to the m
   (anomalib's fits each process's share alone);
 - PatchCore's coreset selected by :func:`~xray_anomalib.models.components.coreset.greedy_coreset` (the same
   greedy k-center, several times faster on a CPU, and stoppable), unless ``coreset: anomalib`` asks for the stock
-  one.
+  one; with ``local_scale_neighbors: k``, its patch distances divided by the local scale of the nearest bank patch
+  (:mod:`~xray_anomalib.models.components.local_scale`).
 """
 
 from xray_anomalib.models.baselines.base import XrayBaselineMixin

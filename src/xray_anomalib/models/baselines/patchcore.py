@@ -1,4 +1,4 @@
-"""anomalib's PatchCore on X-ray films: a coreset of pretrained patch features, selected fast."""
+"""anomalib's PatchCore on X-ray films: a coreset of pretrained patch features selected fast, scaled locally."""
 
 from __future__ import annotations
 
@@ -11,15 +11,47 @@ from typing import ClassVar
 import torch
 from anomalib.metrics import Evaluator
 from anomalib.models import Patchcore as AnomalibPatchcore
+from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 from anomalib.visualization import Visualizer
 from torch import nn
 
 from xray_anomalib.models.baselines.base import XrayBaselineMixin, backbone_pre_processor, baseline_construction
 from xray_anomalib.models.components.coreset import greedy_coreset
+from xray_anomalib.models.components.local_scale import kth_neighbour_distance
 from xray_anomalib.utils.distributed import gather_across_processes
 
 logger = logging.getLogger(__name__)
 CORESET_SAMPLERS = ("fast", "anomalib")
+
+
+class LocallyScaledPatchcoreModel(PatchcoreModel):
+    """anomalib's PatchCore network, whose patch distances are divided by the nearest bank patch's local scale.
+
+    ``local_scale`` is empty until :meth:`Patchcore.fit` sets it (and stays empty with ``local_scale_neighbors: 0``):
+    the scores are then anomalib's.
+    """
+
+    local_scale: torch.Tensor
+
+    def __init__(
+        self, layers: Sequence[str], backbone: str = "wide_resnet50_2", pre_trained: bool = True, num_neighbors: int = 9
+    ) -> None:
+        super().__init__(layers=layers, backbone=backbone, pre_trained=pre_trained, num_neighbors=num_neighbors)
+        self.register_buffer("local_scale", torch.empty(0))
+
+    def nearest_neighbors(self, embedding: torch.Tensor, n_neighbors: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Nearest bank patches; the patch scores (one neighbour) divided by their local scale when it is set.
+
+        The image score's reweighting also searches the bank (several neighbours) and reads only the locations.
+        """
+        distances, locations = super().nearest_neighbors(embedding, n_neighbors)
+        if n_neighbors == 1 and self.local_scale.numel():
+            distances = distances / self.local_scale[locations]
+        return distances, locations
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        state_dict.setdefault(f"{prefix}local_scale", torch.empty(0))  # checkpoints saved before local scaling
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
 
 class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
@@ -33,6 +65,10 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         coreset_sampling_ratio: Share of patch features kept in the memory bank.
         num_neighbors: Neighbours used to reweight the anomaly score.
         coreset: ``fast`` (this toolkit's greedy k-center) or ``anomalib`` (the stock sampler).
+        local_scale_neighbors: ``0``: anomalib's patch score, the distance to the nearest bank patch; ``k > 0``:
+            that distance divided by the bank patch's distance to its k-th nearest bank patch
+            (:mod:`~xray_anomalib.models.components.local_scale`), so that rare normal anatomy the bank covers
+            sparsely does not outscore unusual patches of common anatomy.
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
@@ -53,6 +89,7 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         coreset_sampling_ratio: float = 0.1,
         num_neighbors: int = 9,
         coreset: str = "fast",
+        local_scale_neighbors: int = 0,
         backbone_weights: str | Path | None = None,
         image_size: int | None = None,
         pre_processor: nn.Module | bool = True,
@@ -63,6 +100,9 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
     ) -> None:
         if coreset not in CORESET_SAMPLERS:
             msg = f"coreset must be one of {CORESET_SAMPLERS}; got {coreset!r}."
+            raise ValueError(msg)
+        if local_scale_neighbors < 0:
+            msg = f"local_scale_neighbors must be 0 (off) or a positive count; got {local_scale_neighbors}."
             raise ValueError(msg)
         with baseline_construction(backbone, pre_trained, backbone_weights, seed) as pretrained:
             super().__init__(
@@ -76,16 +116,28 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
                 evaluator=evaluator,
                 visualizer=visualizer,
             )
+        # anomalib's network, rebuilt with the local scale from the same seed (a random backbone draws the same weights)
+        with baseline_construction(backbone, pre_trained, backbone_weights, seed) as pretrained:
+            self.model = LocallyScaledPatchcoreModel(
+                backbone=backbone, pre_trained=pretrained, layers=layers, num_neighbors=num_neighbors
+            )
         self.seed = seed
         self.coreset = coreset
+        self.local_scale_neighbors = local_scale_neighbors
 
     def fit(self) -> None:
-        """Keep the coreset of the training patch features as the memory bank."""
+        """Keep the coreset of the training patch features as the memory bank, and its local scale when asked."""
         embedding = gather_across_processes(self, torch.vstack(self.model.embedding_store))
         if self.coreset == "anomalib":
             self.model.embedding_store = [embedding]
             super().fit()
-            return
+        else:
+            self._select_fast(embedding)
+        if self.local_scale_neighbors:
+            self.model.local_scale = kth_neighbour_distance(self.model.memory_bank, self.local_scale_neighbors)
+
+    def _select_fast(self, embedding: torch.Tensor) -> None:
+        """Keep the greedy k-center coreset of ``embedding`` (:func:`greedy_coreset`) as the memory bank."""
         self.model.embedding_store.clear()
         start = time.perf_counter()
         with torch.random.fork_rng():  # the projection's draws repeat, whatever training drew before

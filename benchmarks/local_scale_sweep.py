@@ -1,0 +1,69 @@
+"""Benchmark: PatchCore's local scaling (``local_scale_neighbors``) chosen on validation films, without retraining.
+
+The local scale is computed from the memory bank alone, so every choice of ``k`` can be read from one trained
+PatchCore: this loads the checkpoints of a finished grid's PatchCore runs (``xray-anomalib benchmark``), sets each
+run's local scale for every ``--neighbours`` value (0: anomalib's score) and scores the **validation** films with the
+benchmark's own evaluation (image AUROC, pixel AUROC inside the body, AUPRO, peak on the anomaly). Test films are
+not read. Prints one Markdown row per run and ``k``, then the mean over the seeds:
+
+    python benchmarks/local_scale_sweep.py --config configs/benchmark/fracatlas_coreset.yaml \
+        --variant full+whole+fill --seeds 0 1 2 --model patchcore_bank1pc --neighbours 0 1 3 5 10 20
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from xray_anomalib.benchmark.config import BenchmarkConfig
+from xray_anomalib.benchmark.evaluation import score_films
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for, runs_of
+from xray_anomalib.data import XrayDataModule
+from xray_anomalib.models.baselines import Patchcore
+from xray_anomalib.models.components.local_scale import kth_neighbour_distance
+
+COLUMNS = ["image_auroc", "pixel_auroc_in_body", "aupro", "peak_hit"]
+
+
+def validation_figures(model: Patchcore, datamodule: XrayDataModule, neighbours: list[int]) -> pd.DataFrame:
+    """The validation figures of ``model`` with each local scale (``0``: none), one row per ``k``."""
+    rows = []
+    for count in neighbours:
+        bank = model.model.memory_bank
+        model.model.local_scale = kth_neighbour_distance(bank, count) if count else torch.empty(0)
+        metrics = score_films(model, datamodule, split="val").metrics.iloc[0]
+        rows.append({"neighbours": count, **{column: metrics[column] for column in COLUMNS}})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    """Score the validation films of each seed's run with each local scale and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--model", required=True, help="label of a PatchCore entry of the grid")
+    parser.add_argument("--neighbours", type=int, nargs="+", default=[0, 1, 3, 5, 10, 20])
+    args = parser.parse_args()
+    config = BenchmarkConfig.from_yaml(args.config)
+    tables = []
+    for seed in args.seeds:
+        try:
+            (run,) = runs_of(config, args.variant, seed, [args.model])
+        except ValueError as error:
+            parser.error(str(error))
+        model = Patchcore.load_from_checkpoint(checkpoint_of(run, config)).eval()
+        datamodule = datamodule_for(config, run.variant, seed, config.image_size_of(run.model))
+        datamodule.setup()
+        with torch.no_grad():
+            tables.append(validation_figures(model, datamodule, args.neighbours).assign(seed=seed))
+    figures = pd.concat(tables).astype({"neighbours": str, "seed": str})
+    print(figures.to_markdown(index=False, floatfmt=".3f"))
+    print(figures.groupby("neighbours", sort=False)[COLUMNS].mean().to_markdown(floatfmt=".3f"))
+
+
+if __name__ == "__main__":
+    main()
