@@ -30,7 +30,10 @@ def kth_neighbour_distance(bank: torch.Tensor, neighbours: int, chunk: int = 204
         ValueError: When ``neighbours`` is below 1 or the bank has no ``neighbours`` other rows.
     """
     if not 1 <= neighbours < len(bank):
-        msg = f"the local scale needs 1 <= neighbours < bank size; got {neighbours} neighbours for {len(bank)} patches."
+        msg = (
+            f"the local scale needs 1 <= neighbours < bank size; got {neighbours} neighbours for {len(bank)} patches "
+            "(keep more patches, coreset_sampling_ratio, or ask for fewer neighbours, local_scale_neighbors)."
+        )
         raise ValueError(msg)
     distances = []
     for start in range(0, len(bank), chunk):
