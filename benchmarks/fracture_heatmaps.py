@@ -17,11 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from grid_runs import runs_or_exit
 from matplotlib.figure import Figure
 
 from xray_anomalib.benchmark.config import BenchmarkConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_maps_of
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for, runs_of
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for
 from xray_anomalib.registry import get_model_spec
 
 
@@ -65,10 +66,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/images/fracatlas"))
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
-    try:
-        runs = runs_of(config, args.variant, args.seed, args.models)
-    except ValueError as error:
-        parser.error(str(error))
+    runs = runs_or_exit(parser, config, args.variant, args.seed, args.models)
     variant = runs[0].variant
     films = {}  # image size -> the test films at that size (a grid may give models their own size)
     scored = {}

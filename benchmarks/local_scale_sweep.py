@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from grid_runs import runs_or_exit
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import score_films
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for, runs_of
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.models.baselines import Patchcore
 from xray_anomalib.models.components.local_scale import kth_neighbour_distance
@@ -51,10 +52,7 @@ def main() -> None:
     config = BenchmarkConfig.from_yaml(args.config)
     tables = []
     for seed in args.seeds:
-        try:
-            (run,) = runs_of(config, args.variant, seed, [args.model])
-        except ValueError as error:
-            parser.error(str(error))
+        (run,) = runs_or_exit(parser, config, args.variant, seed, [args.model])
         model = Patchcore.load_from_checkpoint(checkpoint_of(run, config)).eval()
         datamodule = datamodule_for(config, run.variant, seed, config.image_size_of(run.model))
         datamodule.setup()

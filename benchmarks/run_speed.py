@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from grid_runs import runs_or_exit
 from model_speed import inference_ms, timing_cells
 
 from xray_anomalib.benchmark.config import BenchmarkConfig, VariantConfig
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for, runs_of
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for
 from xray_anomalib.deploy.backends import OpenVinoRunner, TorchRunner, load_checkpoint
 
 
@@ -47,10 +48,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
-    try:
-        runs = runs_of(config, args.variant, args.seed, args.models)
-    except ValueError as error:
-        parser.error(str(error))
+    runs = runs_or_exit(parser, config, args.variant, args.seed, args.models)
     work = Path(tempfile.mkdtemp(prefix="xray_run_speed_"))
     columns = ["model", "px", "torch ms/film", "OV f32 ms/film", "OV bf16 ms/film", "f32 speed-up"]
     columns.append("largest score diff")
