@@ -1,4 +1,5 @@
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -102,3 +103,15 @@ def test_a_film_above_max_side_is_reduced_by_area_before_conversion(tmp_path: Pa
     assert read.pixels.shape == (100, 75) and read.scale == 0.25 and read.bit_depth == 16
     assert read.pixels[:, :37].max() == 0 and read.pixels[:, 38:].min() == 1  # averaged in blocks, range kept
     assert read_film(tmp_path / "large.png", max_side=400).scale == 1
+
+
+def test_reading_films_leaves_warnings_already_shown_silenced(tmp_path: Path) -> None:
+    """Python shows a warning once per place; reading a film must not reset that (it did, once per training step)."""
+    path = tmp_path / "film.png"
+    cv2.imwrite(str(path), np.full((8, 8), 100, np.uint8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            warnings.warn("shown once", UserWarning, stacklevel=1)
+            read_film(path)
+    assert len(caught) == 1

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 
 from xray_anomalib.models.baselines import Patchcore
 from xray_anomalib.models.baselines.patchcore import LocallyScaledPatchcoreModel
@@ -50,6 +51,18 @@ def test_checkpoint_saved_before_local_scaling_loads() -> None:
     loaded.load_state_dict(state)
     assert loaded.local_scale.numel() == 0
     torch.testing.assert_close(loaded.memory_bank, network.memory_bank)
+
+
+def test_patchcore_adopts_anomalibs_network_with_the_seeds_weights() -> None:
+    model = Patchcore(backbone="resnet18", pre_trained=False, layers=["layer1"], seed=5)
+    torch.manual_seed(5)
+    anomalib_network = PatchcoreModel(layers=["layer1"], backbone="resnet18", pre_trained=False)
+    assert isinstance(model.model, LocallyScaledPatchcoreModel)
+    assert model.model.local_scale.numel() == 0
+    expected = anomalib_network.state_dict()
+    adopted = {key: value for key, value in model.model.state_dict().items() if key != "local_scale"}
+    assert adopted.keys() == expected.keys()
+    assert all(torch.equal(adopted[key], expected[key]) for key in expected)
 
 
 def test_fit_sets_the_scale_of_every_bank_patch() -> None:

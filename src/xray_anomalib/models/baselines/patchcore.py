@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 from anomalib.metrics import Evaluator
@@ -37,6 +37,17 @@ class LocallyScaledPatchcoreModel(PatchcoreModel):
         self, layers: Sequence[str], backbone: str = "wide_resnet50_2", pre_trained: bool = True, num_neighbors: int = 9
     ) -> None:
         super().__init__(layers=layers, backbone=backbone, pre_trained=pre_trained, num_neighbors=num_neighbors)
+        self._add_local_scale()
+
+    @classmethod
+    def adopt(cls, network: PatchcoreModel) -> LocallyScaledPatchcoreModel:
+        """Make anomalib's built network this class in place: its weights kept, its backbone not built again."""
+        network.__class__ = cls
+        adopted = cast("LocallyScaledPatchcoreModel", network)
+        adopted._add_local_scale()
+        return adopted
+
+    def _add_local_scale(self) -> None:
         self.register_buffer("local_scale", torch.empty(0))
 
     def nearest_neighbors(self, embedding: torch.Tensor, n_neighbors: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,11 +127,7 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
                 evaluator=evaluator,
                 visualizer=visualizer,
             )
-        # anomalib's network, rebuilt with the local scale from the same seed (a random backbone draws the same weights)
-        with baseline_construction(backbone, pre_trained, backbone_weights, seed) as pretrained:
-            self.model = LocallyScaledPatchcoreModel(
-                backbone=backbone, pre_trained=pretrained, layers=layers, num_neighbors=num_neighbors
-            )
+        self.model = LocallyScaledPatchcoreModel.adopt(self.model)
         self.seed = seed
         self.coreset = coreset
         self.local_scale_neighbors = local_scale_neighbors
