@@ -1,7 +1,7 @@
 """OpenVINO export of every registered model gives the torch model's scores and maps.
 
 Our X-ray plugins export two inputs (film and hand mask) and are compared with the hand mask applied;
-anomalib's baselines take the film only.
+anomalib's baselines take the film only, unless their score is restricted to the body (``score_in_body``).
 """
 
 from collections.abc import Callable
@@ -56,10 +56,11 @@ TINY_ARGS = {
     },
 }
 LITE0 = {"backbone": "tf_efficientnet_lite0", "pre_trained": True, "image_size": IMAGE_SIZE}
-EXTRA_CASES = {  # other settings: the packaged ImageNet backbone (its input statistics in the graph), local scaling
+EXTRA_CASES = {  # other settings: the packaged backbone (its input statistics in the graph), local scaling, body score
     "padim_lite0": ("padim", {**LITE0, "layers": ["blocks.1", "blocks.2", "blocks.4"], "n_features": 50}),
     "patchcore_lite0": ("patchcore", {**LITE0, "layers": ["blocks.2", "blocks.4"], "coreset_sampling_ratio": 0.05}),
     "patchcore_local_scale": ("patchcore", {**TINY_ARGS["patchcore"], "local_scale_neighbors": 5}),
+    "patchcore_in_body": ("patchcore", {**TINY_ARGS["patchcore"], "score_in_body": True, "mask_margin": 2}),
 }
 
 
@@ -84,6 +85,7 @@ def test_openvino_matches_torch(
     hand_mask = batch.hand_mask.unsqueeze(1).float()
     assert 0 < hand_mask.mean() < 1  # the masks of the full preprocessing, not all ones
     takes_mask = len(compiled.inputs) == 2
+    assert takes_mask == model.takes_hand_mask
     model.eval()
     with torch.no_grad():
         expected = model(batch.image, hand_mask) if takes_mask else model(batch.image)

@@ -29,6 +29,7 @@ from torchmetrics.classification import BinaryAUROC
 
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.metrics import PeakHitRate, pixel_metrics
+from xray_anomalib.models.components.body_score import BodyScoreMixin
 from xray_anomalib.models.components.scoring import Score, ScoringModel
 
 DEFAULT_SCORE = "default"
@@ -66,7 +67,11 @@ def score_maps_of(model: AnomalibModule, image: torch.Tensor, hand_mask: torch.T
         if model.model.combination is not None:
             scored[Score.COMBINED] = model.model.combination(scored)
         return scored
-    output = model.model(model.pre_processor(image) if model.pre_processor else image)
+    image = model.pre_processor(image) if model.pre_processor else image
+    output = model.scored(image, hand_mask) if isinstance(model, BodyScoreMixin) else model.model(image)
+    if output.pred_score is None or output.anomaly_map is None:
+        msg = f"{type(model).__name__} gave no image score or anomaly map to evaluate."
+        raise ValueError(msg)
     return {DEFAULT_SCORE: (output.pred_score.reshape(-1), output.anomaly_map.reshape(hand_mask.shape))}
 
 

@@ -14,6 +14,7 @@ from torchvision.transforms.v2 import Compose, Normalize, Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.backbone import offline_pretrained, packaged_weights_path
+from xray_anomalib.models.components.body_score import BodyScoreMixin
 from xray_anomalib.models.components.checkpoint_selection import BestCheckpointMixin
 from xray_anomalib.models.components.export import FixedSizeExportMixin
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
@@ -51,6 +52,7 @@ def resize_pre_processor(pre_processor: ProcessorT, image_size: int | None) -> P
 
 
 class XrayBaselineMixin(
+    BodyScoreMixin,
     SeededMixin,
     InputSizeCheckMixin,
     ModelCardMixin,
@@ -59,7 +61,7 @@ class XrayBaselineMixin(
     XrayEvaluatorMixin,
     BestCheckpointMixin,
 ):
-    """What an anomalib model needs here: seeding, size check, deployment, export, visualizer, evaluator, selection."""
+    """What an anomalib model needs here: body score, seeding, size check, deployment, export, visualizer, selection."""
 
 
 def offline_weights(backbone: str, pre_trained: bool, backbone_weights: str | Path | None) -> str | Path | None:

@@ -80,6 +80,10 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
             that distance divided by the bank patch's distance to its k-th nearest bank patch
             (:mod:`~xray_anomalib.models.components.local_scale`), so that rare normal anatomy the bank covers
             sparsely does not outscore unusual patches of common anatomy.
+        score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
+            mask) instead of anomalib's score over the whole square
+            (:mod:`~xray_anomalib.models.components.body_score`).
+        mask_margin: With ``score_in_body``, pixels along the body's outline and the image border left out.
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
@@ -101,6 +105,8 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         num_neighbors: int = 9,
         coreset: str = "fast",
         local_scale_neighbors: int = 0,
+        score_in_body: bool = False,
+        mask_margin: int = 0,
         backbone_weights: str | Path | None = None,
         image_size: int | None = None,
         pre_processor: nn.Module | bool = True,
@@ -131,6 +137,7 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         self.seed = seed
         self.coreset = coreset
         self.local_scale_neighbors = local_scale_neighbors
+        self.restrict_to_body(score_in_body, mask_margin)
 
     def fit(self) -> None:
         """Keep the coreset of the training patch features as the memory bank, and its local scale when asked."""

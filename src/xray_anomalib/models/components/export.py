@@ -3,9 +3,58 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from anomalib.deploy import ExportType
+from anomalib.models.components.base.export_mixin.utils import create_export_root
 
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
+
+if TYPE_CHECKING:
+    from anomalib.models import AnomalibModule
+
+EXPORT_INPUT_NAMES = ("input", "hand_mask")
+
+
+def export_with_hand_mask(
+    module: AnomalibModule,
+    export_root: Path | str,
+    model_file_name: str,
+    size: tuple[int, int],
+    static_batch: bool,
+    **kwargs: Any,
+) -> Path:
+    """Export ``module(input, hand_mask)`` to ONNX at ``size``: a dynamic batch, or a batch of one if ``static_batch``.
+
+    Args:
+        module: A module whose forward takes ``B x 3 x H x W`` films and ``B x 1 x H x W`` hand masks.
+        export_root: Folder of the export (anomalib's layout: ``<root>/weights/onnx``).
+        model_file_name: Name of the ``.onnx`` file, without suffix.
+        size: ``(height, width)`` of the films.
+        static_batch: Fix the batch to one film.
+        **kwargs: Further arguments of :func:`torch.onnx.export`.
+    """
+    height, width = size
+    films = 1 if static_batch else 2
+    image = torch.zeros(films, 3, height, width, device=module.device)
+    hand_mask = torch.ones(films, 1, height, width, device=module.device)
+    outputs = module.eval()(image, hand_mask)._asdict()
+    output_names = [name for name, value in outputs.items() if value is not None]
+    batch = torch.export.Dim("batch", min=1)
+    path = create_export_root(export_root, ExportType.ONNX) / f"{model_file_name}.onnx"
+    torch.onnx.export(
+        module,
+        (image, hand_mask),
+        str(path),
+        input_names=list(EXPORT_INPUT_NAMES),
+        output_names=output_names,
+        opset_version=kwargs.pop("opset_version", 18),
+        dynamo=True,
+        dynamic_shapes=None if static_batch else {"batch": {0: batch}, "hand_mask": {0: batch}},
+        **kwargs,
+    )
+    return path
 
 
 class FixedSizeExportMixin(ModuleMixinBase):
@@ -25,9 +74,14 @@ class FixedSizeExportMixin(ModuleMixinBase):
         input_size: tuple[int, int] | None = None,
         **kwargs: Any,
     ) -> Path:
-        """Export to ONNX; ``input_size`` defaults to the pre-processor's output size."""
+        """Export to ONNX; ``input_size`` defaults to the pre-processor's output size.
+
+        A model that takes the hand mask (``takes_hand_mask``) exports both inputs, as this toolkit's plugins do.
+        """
+        size = input_size or self.input_size
+        if getattr(self, "takes_hand_mask", False) and size is not None:
+            return export_with_hand_mask(self, export_root, model_file_name, size, self.static_batch, **kwargs)
         if self.static_batch:
             kwargs.setdefault("dynamic_shapes", None)
         kwargs.setdefault("opset_version", 18)
-        size = input_size or self.input_size
         return super().to_onnx(export_root, model_file_name, None if size is None else (size[0], size[1]), **kwargs)

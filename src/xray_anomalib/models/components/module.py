@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from anomalib import LearningType
 from anomalib.data import Batch, InferenceBatch
-from anomalib.deploy import ExportType
 from anomalib.metrics import Evaluator
 from anomalib.models import AnomalibModule
-from anomalib.models.components.base.export_mixin.utils import create_export_root
 from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
@@ -23,6 +21,7 @@ from torchvision.transforms.v2 import Resize
 from xray_anomalib.metrics import XrayEvaluatorMixin
 from xray_anomalib.models.components.checkpoint_selection import BestCheckpointMixin
 from xray_anomalib.models.components.error_maps import masked_mean
+from xray_anomalib.models.components.export import export_with_hand_mask
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
 from xray_anomalib.models.components.model_card import ModelCardMixin
 from xray_anomalib.models.components.scoring import ScoringModel
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     import openvino as ov
     from anomalib.data import AnomalibDataModule
 
-EXPORT_INPUT_NAMES = ("input", "hand_mask")
 COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
 """Constructor arguments that are modules, not hyperparameters: left out of the saved hyperparameters."""
 
@@ -193,25 +191,7 @@ class XrayAnomalyModule(
         if size is None:
             msg = "Export needs an input size: this model has no pre-processor to take it from; pass input_size."
             raise ValueError(msg)
-        height, width = size
-        image = torch.zeros(2, 3, height, width, device=self.device)
-        hand_mask = torch.ones(2, 1, height, width, device=self.device)
-        outputs = self.eval()(image, hand_mask)._asdict()
-        output_names = [name for name, value in outputs.items() if value is not None]
-        batch = torch.export.Dim("batch", min=1)
-        path = create_export_root(export_root, ExportType.ONNX) / f"{model_file_name}.onnx"
-        torch.onnx.export(
-            self,
-            (image, hand_mask),
-            str(path),
-            input_names=list(EXPORT_INPUT_NAMES),
-            output_names=output_names,
-            opset_version=kwargs.pop("opset_version", 18),
-            dynamo=True,
-            dynamic_shapes={"batch": {0: batch}, "hand_mask": {0: batch}},
-            **kwargs,
-        )
-        return path
+        return export_with_hand_mask(self, export_root, model_file_name, size, static_batch=False, **kwargs)
 
     @staticmethod
     def _post_training_quantization_ov(model: ov.Model, datamodule: AnomalibDataModule | None = None) -> ov.Model:
