@@ -109,7 +109,8 @@ def main() -> None:
         for column, index in enumerate(scores.argsort(descending=True)[: args.films].tolist()):
             axes[row, column].imshow(_outlined(image[index, 0].numpy(), truth[index].numpy()))
             label = "fractured" if labels[index] else "normal"
-            axes[row, column].set_title(f"{title}\n#{column + 1} {label}", fontsize=6)  # long labels: two lines
+            name = title if column == 0 else ""  # the model's label once a row: long labels overlap
+            axes[row, column].set_title(f"{name}\n#{column + 1} {label}", fontsize=6, loc="left")
     for axis in axes.flat:
         axis.set_axis_off()
     top.tight_layout()
