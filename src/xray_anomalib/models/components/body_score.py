@@ -69,7 +69,7 @@ class BodyScoreMixin(ModuleMixinBase):
     takes_hand_mask: bool = False
 
     def restrict_to_body(self, score_in_body: bool, mask_margin: int) -> None:
-        """Set the two attributes, checking the margin."""
+        """Set whether the score is restricted and its margin (checked); the model then takes the hand mask."""
         if mask_margin < 0:
             msg = f"mask_margin must be 0 or more pixels, got {mask_margin}."
             raise ValueError(msg)

@@ -21,7 +21,7 @@ def export_with_hand_mask(
     module: AnomalibModule,
     export_root: Path | str,
     model_file_name: str,
-    size: tuple[int, int],
+    size: tuple[int, int] | None,
     static_batch: bool,
     **kwargs: Any,
 ) -> Path:
@@ -34,7 +34,13 @@ def export_with_hand_mask(
         size: ``(height, width)`` of the films.
         static_batch: Fix the batch to one film.
         **kwargs: Further arguments of :func:`torch.onnx.export`.
+
+    Raises:
+        ValueError: Without a size (the model has no pre-processor to take it from).
     """
+    if size is None:
+        msg = "Export needs an input size: this model has no pre-processor to take it from; pass input_size."
+        raise ValueError(msg)
     height, width = size
     films = 1 if static_batch else 2
     image = torch.zeros(films, 3, height, width, device=module.device)
@@ -79,7 +85,7 @@ class FixedSizeExportMixin(ModuleMixinBase):
         A model that takes the hand mask (``takes_hand_mask``) exports both inputs, as this toolkit's plugins do.
         """
         size = input_size or self.input_size
-        if getattr(self, "takes_hand_mask", False) and size is not None:
+        if getattr(self, "takes_hand_mask", False):
             return export_with_hand_mask(self, export_root, model_file_name, size, self.static_batch, **kwargs)
         if self.static_batch:
             kwargs.setdefault("dynamic_shapes", None)

@@ -188,9 +188,6 @@ class XrayAnomalyModule(
     ) -> Path:
         """Export a graph with inputs ``input`` and ``hand_mask`` at the model's input size (dynamic batch)."""
         size = input_size or self.input_size
-        if size is None:
-            msg = "Export needs an input size: this model has no pre-processor to take it from; pass input_size."
-            raise ValueError(msg)
         return export_with_hand_mask(self, export_root, model_file_name, size, static_batch=False, **kwargs)
 
     @staticmethod
