@@ -16,7 +16,7 @@ from anomalib.data import Batch, InferenceBatch
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
 
-from xray_anomalib.models.components.error_maps import inner_mask
+from xray_anomalib.models.components.error_maps import check_margin, inner_mask
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 
@@ -70,9 +70,7 @@ class BodyScoreMixin(ModuleMixinBase):
 
     def restrict_to_body(self, score_in_body: bool, mask_margin: int) -> None:
         """Set whether the score is restricted and its margin (checked); the model then takes the hand mask."""
-        if mask_margin < 0:
-            msg = f"mask_margin must be 0 or more pixels, got {mask_margin}."
-            raise ValueError(msg)
+        check_margin(mask_margin)
         self.score_in_body = score_in_body
         self.mask_margin = mask_margin
         self.takes_hand_mask = score_in_body  # the forward and the exported graph then take the hand mask

@@ -35,6 +35,13 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return total / mask.flatten(1).sum(dim=1).clamp(min=1.0)
 
 
+def check_margin(margin: int) -> None:
+    """Refuse a negative ``mask_margin``."""
+    if margin < 0:
+        msg = f"mask_margin must be 0 or more pixels, got {margin}."
+        raise ValueError(msg)
+
+
 def inner_mask(mask: torch.Tensor, margin: int) -> torch.Tensor:
     """The mask eroded by ``margin`` pixels (a square neighbourhood), per image.
 
@@ -49,9 +56,7 @@ def inner_mask(mask: torch.Tensor, margin: int) -> torch.Tensor:
     Returns:
         ``(B, 1, H, W)`` mask.
     """
-    if margin < 0:
-        msg = f"mask_margin must be 0 or more pixels, got {margin}."
-        raise ValueError(msg)
+    check_margin(margin)
     if margin == 0:
         return mask
     outside_padded = F.pad(mask, (margin, margin, margin, margin), value=0.0)
