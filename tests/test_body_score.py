@@ -10,7 +10,7 @@ from anomalib.engine import Engine
 
 from xray_anomalib.data import Mura
 from xray_anomalib.deploy.predictor import Predictor
-from xray_anomalib.models.baselines import Patchcore
+from xray_anomalib.models.baselines import Dfm, Padim, Patchcore, Stfpm
 from xray_anomalib.models.components.body_score import peak_in_body
 
 
@@ -48,26 +48,53 @@ def test_mask_is_resized_to_the_map() -> None:
     assert peak_in_body(_predictions(anomaly_map), body).pred_score.tolist() == [5.0]
 
 
-def test_patchcore_scores_in_the_body_per_film_and_takes_the_hand_mask() -> None:
+def _fitted_patchcore() -> Patchcore:
     model = Patchcore(
         backbone="resnet18", pre_trained=False, coreset_sampling_ratio=0.5, image_size=64, score_in_body=True
     )
-    assert model.takes_hand_mask
     torch.manual_seed(0)
     model.model.embedding_store = [torch.randn(200, 384)]
     model.fit()
-    model.eval()
+    return model
+
+
+def _stfpm() -> Stfpm:  # the student needs no fit to give a map
+    return Stfpm(layers=["blocks.1", "blocks.2"], image_size=64, score_in_body=True)
+
+
+@pytest.mark.parametrize("build", [_fitted_patchcore, _stfpm], ids=["patchcore", "stfpm"])
+def test_score_in_the_body_is_per_film_and_takes_the_hand_mask(build: Callable[[], Patchcore | Stfpm]) -> None:
+    model = build().eval()
+    assert model.takes_hand_mask
+    torch.manual_seed(0)
     films = torch.rand(3, 3, 64, 64)
     masks = torch.zeros(3, 1, 64, 64)
     masks[:, :, 16:48, 8:40] = 1
     with torch.no_grad():
-        together = model.scored(films, masks)
-        alone = torch.cat([model.scored(films[i : i + 1], masks[i : i + 1]).pred_score for i in range(3)])
+        together = model.scored(films, masks).pred_score.reshape(-1)  # STFPM's is (films, 1)
+        alone = [model.scored(films[i : i + 1], masks[i : i + 1]).pred_score.reshape(-1) for i in range(3)]
         whole = model.model(films)
-    torch.testing.assert_close(alone, together.pred_score)
+    torch.testing.assert_close(torch.cat(alone), together)
     inside = whole.anomaly_map[:, :, 16:48, 8:40].flatten(1).amax(dim=1)
-    torch.testing.assert_close(together.pred_score, inside)
-    assert not Patchcore(backbone="resnet18", pre_trained=False).takes_hand_mask
+    torch.testing.assert_close(together, inside)
+
+
+@pytest.mark.parametrize(
+    ("model_class", "args"),
+    [
+        (Patchcore, {"backbone": "resnet18", "pre_trained": False}),
+        (Padim, {"backbone": "resnet18", "pre_trained": False}),
+        (Dfm, {}),
+        (Stfpm, {}),
+    ],
+)
+def test_feature_baselines_take_the_hand_mask_only_when_scoring_in_the_body(
+    model_class: type[Patchcore | Padim | Dfm | Stfpm], args: dict[str, object]
+) -> None:
+    assert not model_class(**args).takes_hand_mask
+    restricted = model_class(**args, score_in_body=True, mask_margin=3)
+    assert (restricted.takes_hand_mask, restricted.mask_margin) == (True, 3)
+    assert restricted.hparams["score_in_body"]  # saved, so that a checkpoint reloads it
 
 
 def test_negative_margin_is_refused() -> None:

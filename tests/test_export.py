@@ -11,7 +11,7 @@ import numpy as np
 import openvino as ov
 import pytest
 import torch
-from anomalib.deploy import ExportType
+from anomalib.deploy import CompressionType, ExportType
 from anomalib.engine import Engine
 
 from xray_anomalib.data import Mura
@@ -61,6 +61,9 @@ EXTRA_CASES = {  # other settings: the packaged backbone (its input statistics i
     "patchcore_lite0": ("patchcore", {**LITE0, "layers": ["blocks.2", "blocks.4"], "coreset_sampling_ratio": 0.05}),
     "patchcore_local_scale": ("patchcore", {**TINY_ARGS["patchcore"], "local_scale_neighbors": 5}),
     "patchcore_in_body": ("patchcore", {**TINY_ARGS["patchcore"], "score_in_body": True, "mask_margin": 2}),
+    "padim_in_body": ("padim", {**TINY_ARGS["padim"], "score_in_body": True, "mask_margin": 2}),
+    "dfm_in_body": ("dfm", {**TINY_ARGS["dfm"], "score_in_body": True, "mask_margin": 2}),
+    "stfpm_in_body": ("stfpm", {**TINY_ARGS["stfpm"], "score_in_body": True, "mask_margin": 2}),
 }
 
 
@@ -103,3 +106,27 @@ def test_openvino_matches_torch(
             expected.anomaly_map[index].reshape(-1).numpy(),
             atol=MAP_TOLERANCE,
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["cae", "patchcore_in_body", "padim_in_body"])
+def test_int8_post_training_quantization_calibrates_with_the_hand_masks(
+    case: str, full_datamodule: Callable[..., Mura], tmp_path: Path
+) -> None:
+    """A two-input graph is calibrated on validation films and hand masks (a static-batch one film by film)."""
+    name, args = EXTRA_CASES[case] if case in EXTRA_CASES else (case, TINY_ARGS[case])
+    model = build_model(name, **args)
+    datamodule = full_datamodule(image_size=IMAGE_SIZE)
+    engine = Engine(
+        max_epochs=1, limit_train_batches=2, default_root_dir=tmp_path, enable_progress_bar=False, logger=False
+    )
+    engine.fit(model=model, datamodule=datamodule)
+    xml = model.to_openvino(tmp_path / "export", compression_type=CompressionType.INT8_PTQ, datamodule=datamodule)
+    graph = ov.Core().read_model(str(xml))
+    assert [port.get_any_name() for port in graph.inputs] == ["input", "hand_mask"]
+    assert any(op.get_type_name() == "FakeQuantize" for op in graph.get_ops())
+    batch = next(iter(datamodule.test_dataloader()))
+    compiled = ov.Core().compile_model(graph, "CPU")
+    result = compiled([batch.image[:1].numpy(), batch.hand_mask[:1, None].float().numpy()])
+    scores = {port.get_any_name(): value for port, value in result.items()}["pred_score"]
+    assert np.isfinite(scores).all()

@@ -27,6 +27,10 @@ class Dfm(XrayBaselineMixin, AnomalibDfm):
         pooling_kernel_size: Average pooling of the features before the PCA.
         pca_level: Share of the variance the PCA keeps.
         score_type: ``fre`` (feature reconstruction error, with a map) or ``nll`` (Gaussian likelihood, no map).
+        score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
+            mask) instead of anomalib's score over the whole square
+            (:mod:`~xray_anomalib.models.components.body_score`).
+        mask_margin: With ``score_in_body``, pixels along the body's outline and the image border left out.
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
@@ -46,6 +50,8 @@ class Dfm(XrayBaselineMixin, AnomalibDfm):
         pooling_kernel_size: int = 4,
         pca_level: float = 0.97,
         score_type: str = "fre",
+        score_in_body: bool = False,
+        mask_margin: int = 0,
         backbone_weights: str | Path | None = None,
         image_size: int | None = None,
         pre_processor: PreProcessor | bool = True,
@@ -68,6 +74,7 @@ class Dfm(XrayBaselineMixin, AnomalibDfm):
                 visualizer=visualizer,
             )
         self.seed = seed
+        self.restrict_to_body(score_in_body, mask_margin)
 
     def fit(self) -> None:
         """Fit the PCA to the training features of every process."""

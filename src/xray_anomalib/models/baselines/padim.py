@@ -24,6 +24,10 @@ class Padim(XrayBaselineMixin, AnomalibPadim):
         pre_trained: ImageNet weights: the packaged ones where a package ships them (``tf_efficientnet_lite0``),
             else downloaded (needs a network; use ``backbone_weights`` without one).
         n_features: Features kept after random selection (anomalib's default per backbone when ``None``).
+        score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
+            mask) instead of anomalib's score over the whole square
+            (:mod:`~xray_anomalib.models.components.body_score`).
+        mask_margin: With ``score_in_body``, pixels along the body's outline and the image border left out.
         backbone_weights: Local weights file of ``backbone``.
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
@@ -40,6 +44,8 @@ class Padim(XrayBaselineMixin, AnomalibPadim):
         layers: Sequence[str] = ("layer1", "layer2", "layer3"),
         pre_trained: bool = True,
         n_features: int | None = None,
+        score_in_body: bool = False,
+        mask_margin: int = 0,
         backbone_weights: str | Path | None = None,
         image_size: int | None = None,
         pre_processor: nn.Module | bool = True,
@@ -60,6 +66,7 @@ class Padim(XrayBaselineMixin, AnomalibPadim):
                 visualizer=visualizer,
             )
         self.seed = seed
+        self.restrict_to_body(score_in_body, mask_margin)
 
     def fit(self) -> None:
         """Fit the Gaussians to the training features of every process."""

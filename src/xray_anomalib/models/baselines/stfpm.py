@@ -23,6 +23,10 @@ class Stfpm(XrayBaselineMixin, AnomalibStfpm):
     Args:
         backbone: timm backbone name of teacher and student.
         layers: Layers whose features the student matches (the lite0 default: its stride-4, 8 and 16 stages).
+        score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
+            mask) instead of anomalib's score over the whole square
+            (:mod:`~xray_anomalib.models.components.body_score`).
+        mask_margin: With ``score_in_body``, pixels along the body's outline and the image border left out.
         backbone_weights: Local weights file of ``backbone`` (any timm state dict of that architecture).
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
@@ -36,6 +40,8 @@ class Stfpm(XrayBaselineMixin, AnomalibStfpm):
         self,
         backbone: str = "tf_efficientnet_lite0",
         layers: Sequence[str] = ("blocks.1", "blocks.2", "blocks.4"),
+        score_in_body: bool = False,
+        mask_margin: int = 0,
         backbone_weights: str | Path | None = None,
         image_size: int | None = None,
         pre_processor: PreProcessor | bool = True,
@@ -54,3 +60,4 @@ class Stfpm(XrayBaselineMixin, AnomalibStfpm):
                 visualizer=visualizer,
             )
         self.seed = seed
+        self.restrict_to_body(score_in_body, mask_margin)

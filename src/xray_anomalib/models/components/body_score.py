@@ -9,7 +9,7 @@ everywhere else at the lowest value it takes inside, so the heatmap's peak and t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from anomalib.data import Batch, InferenceBatch
@@ -17,7 +17,12 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
 
 from xray_anomalib.models.components.error_maps import check_margin, inner_mask
+from xray_anomalib.models.components.module import quantize_with_hand_masks
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
+
+if TYPE_CHECKING:
+    import openvino as ov
+    from anomalib.data import AnomalibDataModule
 
 
 def peak_in_body(predictions: InferenceBatch, hand_mask: torch.Tensor, mask_margin: int = 0) -> InferenceBatch:
@@ -36,8 +41,8 @@ def peak_in_body(predictions: InferenceBatch, hand_mask: torch.Tensor, mask_marg
     if anomaly_map is None or pred_score is None:
         msg = "A score restricted to the body needs the model's anomaly map and score; the model gave none."
         raise ValueError(msg)
-    maps = anomaly_map.reshape(len(anomaly_map), 1, *anomaly_map.shape[-2:])
-    mask = hand_mask.reshape(len(maps), 1, *hand_mask.shape[-2:]).to(maps.dtype)
+    maps = anomaly_map.reshape(-1, 1, *anomaly_map.shape[-2:])
+    mask = hand_mask.reshape(-1, 1, *hand_mask.shape[-2:]).to(maps.dtype)
     if mask.shape[-2:] != maps.shape[-2:]:
         mask = F.interpolate(mask, size=maps.shape[-2:], mode="nearest")
     inside = inner_mask(mask, mask_margin) > 0
@@ -81,6 +86,14 @@ class BodyScoreMixin(ModuleMixinBase):
         if not self.score_in_body or hand_mask is None:
             return predictions
         return peak_in_body(predictions, hand_mask, self.mask_margin)
+
+    def _post_training_quantization_ov(  # type: ignore[override]  # a staticmethod in anomalib, called on the instance
+        self, model: ov.Model, datamodule: AnomalibDataModule | None = None
+    ) -> ov.Model:
+        """INT8 post-training quantization, calibrated with the hand masks where the graph takes them."""
+        if not self.takes_hand_mask:
+            return super()._post_training_quantization_ov(model, datamodule)  # type: ignore[misc]
+        return quantize_with_hand_masks(model, datamodule, one_film_at_a_time=getattr(self, "static_batch", False))
 
     def forward(self, batch: torch.Tensor, hand_mask: torch.Tensor | None = None, *args, **kwargs) -> InferenceBatch:
         """Pre-process, score (restricted to ``hand_mask`` when the score is) and post-process, as the export does."""

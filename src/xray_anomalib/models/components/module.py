@@ -16,6 +16,7 @@ from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
+from torch.utils.data import DataLoader
 from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
@@ -37,6 +38,38 @@ if TYPE_CHECKING:
 
 COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
 """Constructor arguments that are modules, not hyperparameters: left out of the saved hyperparameters."""
+
+
+def quantize_with_hand_masks(
+    model: ov.Model, datamodule: AnomalibDataModule | None, one_film_at_a_time: bool = False
+) -> ov.Model:
+    """INT8 post-training quantization of a two-input graph, calibrated on the validation films and hand masks.
+
+    anomalib's calibration feeds the film alone, which a graph that also takes the hand mask refuses.
+
+    Args:
+        model: The exported OpenVINO graph, inputs ``input`` and ``hand_mask``.
+        datamodule: The datamodule whose validation films calibrate the quantization.
+        one_film_at_a_time: Calibrate film by film, for a graph exported with a static batch of one.
+
+    Raises:
+        ValueError: Without a datamodule.
+    """
+    import nncf
+
+    if datamodule is None:
+        msg = "INT8_PTQ compression needs a datamodule whose validation films calibrate the quantization."
+        raise ValueError(msg)
+    datamodule.setup("fit")
+    films = datamodule.val_dataloader()
+    if one_film_at_a_time:
+        films = DataLoader(films.dataset, batch_size=1, collate_fn=films.collate_fn)
+
+    def inputs(batch: Batch) -> list:
+        image, mask = XrayAnomalyModule.films_and_masks_of(batch)
+        return [image.numpy(), mask.numpy()]
+
+    return nncf.quantize(model, nncf.Dataset(films, inputs))
 
 
 class XrayAnomalyModule(
@@ -193,18 +226,7 @@ class XrayAnomalyModule(
     @staticmethod
     def _post_training_quantization_ov(model: ov.Model, datamodule: AnomalibDataModule | None = None) -> ov.Model:
         """INT8 post-training quantization, calibrated on the validation films with their hand masks."""
-        import nncf
-
-        if datamodule is None:
-            msg = "INT8_PTQ compression needs a datamodule whose validation films calibrate the quantization."
-            raise ValueError(msg)
-        datamodule.setup("fit")
-
-        def inputs(batch: Batch) -> list:
-            image, mask = XrayAnomalyModule.films_and_masks_of(batch)
-            return [image.numpy(), mask.numpy()]
-
-        return nncf.quantize(model, nncf.Dataset(datamodule.val_dataloader(), inputs))
+        return quantize_with_hand_masks(model, datamodule)
 
     def on_validation_epoch_start(self) -> None:
         """Fit a score combination on this epoch's normal validation films, before they are scored and thresholded."""
