@@ -40,16 +40,18 @@ COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
 """Constructor arguments that are modules, not hyperparameters: left out of the saved hyperparameters."""
 
 
-def quantize_with_hand_masks(
-    model: ov.Model, datamodule: AnomalibDataModule | None, one_film_at_a_time: bool = False
+def quantize_on_validation_films(
+    model: ov.Model, datamodule: AnomalibDataModule | None, hand_masks: bool = True, one_film_at_a_time: bool = False
 ) -> ov.Model:
-    """INT8 post-training quantization of a two-input graph, calibrated on the validation films and hand masks.
+    """INT8 post-training quantization of an exported graph, calibrated on the validation films.
 
-    anomalib's calibration feeds the film alone, which a graph that also takes the hand mask refuses.
+    anomalib's calibration feeds the film alone, in the datamodule's batches, which a graph that also takes the hand
+    mask or has a static batch of one refuses.
 
     Args:
-        model: The exported OpenVINO graph, inputs ``input`` and ``hand_mask``.
+        model: The exported OpenVINO graph: input ``input``, and ``hand_mask`` if ``hand_masks``.
         datamodule: The datamodule whose validation films calibrate the quantization.
+        hand_masks: Feed the films' hand masks as the second input.
         one_film_at_a_time: Calibrate film by film, for a graph exported with a static batch of one.
 
     Raises:
@@ -67,7 +69,7 @@ def quantize_with_hand_masks(
 
     def inputs(batch: Batch) -> list:
         image, mask = XrayAnomalyModule.films_and_masks_of(batch)
-        return [image.numpy(), mask.numpy()]
+        return [image.numpy(), mask.numpy()] if hand_masks else [image.numpy()]
 
     return nncf.quantize(model, nncf.Dataset(films, inputs))
 
@@ -226,7 +228,7 @@ class XrayAnomalyModule(
     @staticmethod
     def _post_training_quantization_ov(model: ov.Model, datamodule: AnomalibDataModule | None = None) -> ov.Model:
         """INT8 post-training quantization, calibrated on the validation films with their hand masks."""
-        return quantize_with_hand_masks(model, datamodule)
+        return quantize_on_validation_films(model, datamodule)
 
     def on_validation_epoch_start(self) -> None:
         """Fit a score combination on this epoch's normal validation films, before they are scored and thresholded."""
