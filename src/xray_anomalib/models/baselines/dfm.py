@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 import torch
 from anomalib.metrics import Evaluator
@@ -40,7 +39,7 @@ class Dfm(XrayBaselineMixin, AnomalibDfm):
         seed: Seed of a random backbone's weights and of the fit; the caller's random state is left as it was.
     """
 
-    static_batch: ClassVar[bool] = True  # its dynamic-batch export is fixed to the traced batch, as PatchCore's
+    static_batch = True  # its dynamic-batch export is fixed to the traced batch, as PatchCore's
 
     def __init__(
         self,

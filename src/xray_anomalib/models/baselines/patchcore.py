@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import cast
 
 import torch
 from anomalib.metrics import Evaluator
@@ -104,7 +104,7 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
             reads ``seed_everything`` but does not apply it); the caller's random state is left as it was.
     """
 
-    static_batch: ClassVar[bool] = True
+    static_batch = True
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ everywhere else at the lowest value it takes inside, so the heatmap's peak and t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from anomalib.data import Batch, InferenceBatch
@@ -17,12 +17,7 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
 
 from xray_anomalib.models.components.error_maps import check_margin, inner_mask
-from xray_anomalib.models.components.module import quantize_on_validation_films
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
-
-if TYPE_CHECKING:
-    import openvino as ov
-    from anomalib.data import AnomalibDataModule
 
 
 def peak_in_body(predictions: InferenceBatch, hand_mask: torch.Tensor, mask_margin: int = 0) -> InferenceBatch:
@@ -61,8 +56,7 @@ def peak_in_body(predictions: InferenceBatch, hand_mask: torch.Tensor, mask_marg
 class BodyScoreMixin(ModuleMixinBase):
     """Mix into an anomalib model: with ``score_in_body`` its score and map are restricted by :func:`peak_in_body`.
 
-    The model's forward and export then take the hand mask as a second input, as this toolkit's plugins do. Its INT8
-    post-training quantization feeds the graph what it takes, film by film where its batch is static.
+    The model's forward and export then take the hand mask as a second input, as this toolkit's plugins do.
 
     Attributes:
         score_in_body: Restrict the score and map to the body (the constructor of a model that offers it sets it).
@@ -87,13 +81,6 @@ class BodyScoreMixin(ModuleMixinBase):
         if not self.score_in_body or hand_mask is None:
             return predictions
         return peak_in_body(predictions, hand_mask, self.mask_margin)
-
-    def _post_training_quantization_ov(  # type: ignore[override]  # a staticmethod in anomalib, called on the instance
-        self, model: ov.Model, datamodule: AnomalibDataModule | None = None
-    ) -> ov.Model:
-        """INT8 post-training quantization on the validation films, with the hand masks where the graph takes them."""
-        static_batch = getattr(self, "static_batch", False)
-        return quantize_on_validation_films(model, datamodule, self.takes_hand_mask, one_film_at_a_time=static_batch)
 
     def forward(self, batch: torch.Tensor, hand_mask: torch.Tensor | None = None, *args, **kwargs) -> InferenceBatch:
         """Pre-process, score (restricted to ``hand_mask`` when the score is) and post-process, as the export does."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -16,13 +15,13 @@ from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch.nn import functional as F  # noqa: N812
-from torch.utils.data import DataLoader
 from torchvision.transforms.v2 import Resize
 
 from xray_anomalib.metrics import XrayEvaluatorMixin
+from xray_anomalib.models.components.batch_inputs import films_and_masks_of, films_of, hand_mask_of
 from xray_anomalib.models.components.checkpoint_selection import BestCheckpointMixin
 from xray_anomalib.models.components.error_maps import masked_mean
-from xray_anomalib.models.components.export import export_with_hand_mask
+from xray_anomalib.models.components.export import FixedSizeExportMixin
 from xray_anomalib.models.components.input_size import InputSizeCheckMixin
 from xray_anomalib.models.components.model_card import ModelCardMixin
 from xray_anomalib.models.components.scoring import ScoringModel
@@ -33,45 +32,9 @@ from xray_anomalib.visualization.film_visualizer import FilmVisualizerMixin
 if TYPE_CHECKING:
     from types import FrameType
 
-    import openvino as ov
-    from anomalib.data import AnomalibDataModule
 
 COMPONENTS = ("pre_processor", "post_processor", "evaluator", "visualizer")
 """Constructor arguments that are modules, not hyperparameters: left out of the saved hyperparameters."""
-
-
-def quantize_on_validation_films(
-    model: ov.Model, datamodule: AnomalibDataModule | None, hand_masks: bool = True, one_film_at_a_time: bool = False
-) -> ov.Model:
-    """INT8 post-training quantization of an exported graph, calibrated on the validation films.
-
-    anomalib's calibration feeds the film alone, in the datamodule's batches, which a graph that also takes the hand
-    mask or has a static batch of one refuses.
-
-    Args:
-        model: The exported OpenVINO graph: input ``input``, and ``hand_mask`` if ``hand_masks``.
-        datamodule: The datamodule whose validation films calibrate the quantization.
-        hand_masks: Feed the films' hand masks as the second input.
-        one_film_at_a_time: Calibrate film by film, for a graph exported with a static batch of one.
-
-    Raises:
-        ValueError: Without a datamodule.
-    """
-    import nncf
-
-    if datamodule is None:
-        msg = "INT8_PTQ compression needs a datamodule whose validation films calibrate the quantization."
-        raise ValueError(msg)
-    datamodule.setup("fit")
-    films = datamodule.val_dataloader()
-    if one_film_at_a_time:
-        films = DataLoader(films.dataset, batch_size=1, collate_fn=films.collate_fn)
-
-    def inputs(batch: Batch) -> list:
-        image, mask = XrayAnomalyModule.films_and_masks_of(batch)
-        return [image.numpy(), mask.numpy()] if hand_masks else [image.numpy()]
-
-    return nncf.quantize(model, nncf.Dataset(films, inputs))
 
 
 class XrayAnomalyModule(
@@ -81,6 +44,7 @@ class XrayAnomalyModule(
     FilmVisualizerMixin,
     XrayEvaluatorMixin,
     BestCheckpointMixin,
+    FixedSizeExportMixin,
     AnomalibModule,
 ):
     """An :class:`~anomalib.models.AnomalibModule` whose torch model takes ``(image, hand_mask)``.
@@ -170,33 +134,9 @@ class XrayAnomalyModule(
         """No gradient clipping or sanity validation forced; Lightning's defaults apply."""
         return {}
 
-    @staticmethod
-    def films_of(batch: Batch) -> torch.Tensor:
-        """The batch's ``(B, 3, H, W)`` films.
-
-        Raises:
-            ValueError: When the batch holds none (a datamodule always gives a model its films).
-        """
-        if batch.image is None:
-            msg = "The batch holds no films (batch.image is None)."
-            raise ValueError(msg)
-        return batch.image
-
-    @staticmethod
-    def hand_mask_of(batch: Batch) -> torch.Tensor | None:
-        """The batch's hand mask as ``(B, 1, H, W)`` float, or ``None`` when the batch has none."""
-        mask = getattr(batch, "hand_mask", None)
-        if mask is None:
-            return None
-        image = XrayAnomalyModule.films_of(batch)
-        return mask.reshape(image.shape[0], 1, *image.shape[-2:]).to(image.dtype)
-
-    @staticmethod
-    def films_and_masks_of(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch's films and ``(B, 1, H, W)`` hand masks, all ones where the batch has none."""
-        image = XrayAnomalyModule.films_of(batch)
-        mask = XrayAnomalyModule.hand_mask_of(batch)
-        return image, torch.ones_like(image[:, :1]) if mask is None else mask
+    films_of = staticmethod(films_of)
+    hand_mask_of = staticmethod(hand_mask_of)
+    films_and_masks_of = staticmethod(films_and_masks_of)
 
     def forward(self, batch: torch.Tensor, hand_mask: torch.Tensor | None = None, *args, **kwargs) -> InferenceBatch:
         """Pre-process, score and post-process films, as the exported graph does.
@@ -213,22 +153,6 @@ class XrayAnomalyModule(
             hand_mask = F.interpolate(hand_mask.to(image.dtype), size=image.shape[-2:], mode="nearest")
         predictions = self.model(image, hand_mask=hand_mask)
         return self.post_processor(predictions) if self.post_processor else predictions
-
-    def to_onnx(  # type: ignore[override]  # anomalib's ExportMixin signature, not Lightning's
-        self,
-        export_root: Path | str,
-        model_file_name: str = "model",
-        input_size: tuple[int, int] | None = None,
-        **kwargs: Any,
-    ) -> Path:
-        """Export a graph with inputs ``input`` and ``hand_mask`` at the model's input size (dynamic batch)."""
-        size = input_size or self.input_size
-        return export_with_hand_mask(self, export_root, model_file_name, size, static_batch=False, **kwargs)
-
-    @staticmethod
-    def _post_training_quantization_ov(model: ov.Model, datamodule: AnomalibDataModule | None = None) -> ov.Model:
-        """INT8 post-training quantization, calibrated on the validation films with their hand masks."""
-        return quantize_on_validation_films(model, datamodule)
 
     def on_validation_epoch_start(self) -> None:
         """Fit a score combination on this epoch's normal validation films, before they are scored and thresholded."""
