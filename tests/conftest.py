@@ -99,25 +99,42 @@ def full_datamodule(synthetic_root: Path, preprocessed_cache: Path) -> Callable[
     return make
 
 
+MEMBER_ARGS = {
+    "cae": {"channels": [8, 16, 32], "bottleneck_channels": 32, "score": "topk", "top_k": 50, "image_size": 64},
+    "vae": {"channels": [8, 16, 32], "latent_channels": 8, "score": "mse", "image_size": 64},
+    "patchcore": {  # a baseline scored in the body: its export takes the hand mask with a batch of one
+        "backbone": "resnet18",
+        "pre_trained": False,
+        "coreset_sampling_ratio": 0.05,
+        "score_in_body": True,
+        "mask_margin": 2,
+        "image_size": 64,
+    },
+}
+
+
 @pytest.fixture(scope="session")
-def member_checkpoints(
+def trained_members(
     synthetic_root: Path, preprocessed_cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> list:
-    """Checkpoints of a tiny CAE and a tiny VAE trained for one epoch at 64 px (ensemble members)."""
+) -> dict[str, dict[str, str]]:
+    """Ensemble members trained for one epoch at 64 px: a tiny CAE, a tiny VAE and a PatchCore, by model name."""
     from anomalib.engine import Engine
 
     from xray_anomalib.registry import build_model
 
-    members = []
-    for name, args in (
-        ("cae", {"channels": [8, 16, 32], "bottleneck_channels": 32, "score": "topk", "top_k": 50}),
-        ("vae", {"channels": [8, 16, 32], "latent_channels": 8, "score": "mse"}),
-    ):
+    members = {}
+    for name, args in MEMBER_ARGS.items():
         root = tmp_path_factory.mktemp(f"member_{name}")
         datamodule = Mura(
             root=synthetic_root, image_size=64, mask_dir="masks", cache_dir=preprocessed_cache, eval_batch_size=8
         )
         engine = Engine(max_epochs=1, default_root_dir=root, enable_progress_bar=False, logger=False)
-        engine.fit(model=build_model(name, image_size=64, **args), datamodule=datamodule)
-        members.append({"model": name, "checkpoint": engine.trainer.checkpoint_callback.best_model_path})
+        engine.fit(model=build_model(name, **args), datamodule=datamodule)
+        members[name] = {"model": name, "checkpoint": engine.trainer.checkpoint_callback.best_model_path}
     return members
+
+
+@pytest.fixture
+def member_checkpoints(trained_members: dict[str, dict[str, str]]) -> list:
+    """A tiny CAE's and a tiny VAE's checkpoints (ensemble members of two plugins)."""
+    return [trained_members["cae"], trained_members["vae"]]

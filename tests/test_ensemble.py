@@ -11,7 +11,17 @@ from xray_anomalib_plugins.cae import Cae
 from xray_anomalib_plugins.ensemble import ModelEnsemble
 
 from xray_anomalib.data import Mura
+from xray_anomalib.deploy.backends import load_checkpoint
+from xray_anomalib.models.components.scoring import ScoreCombination
 from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
+
+
+def mean_zscore(combination: ScoreCombination, scored: dict) -> torch.Tensor:
+    """The mean of the members' scores, each standardised by the statistics the ensemble fitted."""
+    standardised = [
+        (scored[name][0] - combination.mean[i]) / combination.std[i] for i, name in enumerate(combination.members)
+    ]
+    return torch.stack(standardised).mean(dim=0)
 
 
 @pytest.mark.slow
@@ -45,9 +55,33 @@ def test_ensemble_of_trained_models_fits_on_validation_and_tests(
     with torch.no_grad():
         scores = model.model(validation.image, hand).pred_score
         members = model.model.score_maps(validation.image, hand)
-    expected = sum((members[name][0] - ensemble.mean[i]) / ensemble.std[i] for i, name in enumerate(ensemble.members))
-    torch.testing.assert_close(scores, expected / 2)
+    torch.testing.assert_close(scores, mean_zscore(ensemble, members))
     assert scores[normal].mean().abs() < 1.5  # standardised on normal films
+
+
+@pytest.mark.slow
+def test_an_anomalib_baseline_joins_an_ensemble_by_its_raw_score_in_the_body(
+    trained_members: dict, full_datamodule: Callable[..., Mura], tmp_path: Path
+) -> None:
+    members = [trained_members["cae"], trained_members["patchcore"]]
+    model = ModelEnsemble(members=members, method="zscore", image_size=64)
+    assert model.static_batch  # PatchCore's graph takes one film at a time, and so does the ensemble's
+    patchcore = load_checkpoint(Path(trained_members["patchcore"]["checkpoint"]))[0].eval()
+    datamodule = full_datamodule()
+    engine = Engine(default_root_dir=tmp_path, enable_progress_bar=False, logger=False)
+    engine.fit(model=model, datamodule=datamodule)
+    torch.testing.assert_close(model.model.members[1].model.memory_bank, patchcore.model.memory_bank)
+    batch = next(iter(datamodule.test_dataloader()))
+    hand = batch.hand_mask.unsqueeze(1).float()
+    model.eval()
+    with torch.no_grad():
+        scores = model.model(batch.image, hand).pred_score
+        raw = patchcore.scored(patchcore.pre_processor(batch.image), hand).pred_score.reshape(-1)
+        members_scored = model.model.score_maps(batch.image, hand)
+    torch.testing.assert_close(members_scored["patchcore1"][0], raw)  # before anomalib's normalisation, in the body
+    torch.testing.assert_close(scores, mean_zscore(model.model.combination, members_scored))
+    with pytest.raises(ValueError, match="trained at image_size 64"):
+        ModelEnsemble(members=members, image_size=128)
 
 
 def test_members_must_exist_and_match_the_image_size(member_checkpoints: list, tmp_path: Path) -> None:

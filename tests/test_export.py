@@ -64,7 +64,9 @@ EXTRA_CASES = {  # other settings: the packaged backbone (its input statistics i
     "padim_in_body": ("padim", {**TINY_ARGS["padim"], "score_in_body": True, "mask_margin": 2}),
     "dfm_in_body": ("dfm", {**TINY_ARGS["dfm"], "score_in_body": True, "mask_margin": 2}),
     "stfpm_in_body": ("stfpm", {**TINY_ARGS["stfpm"], "score_in_body": True, "mask_margin": 2}),
+    "ensemble_with_patchcore": ("ensemble", {}),  # a plugin and a baseline scored in the body: a batch of one
 }
+ENSEMBLE_MEMBERS = {"ensemble": ("cae", "vae"), "ensemble_with_patchcore": ("cae", "patchcore")}
 
 
 @pytest.mark.slow
@@ -74,8 +76,9 @@ def test_openvino_matches_torch(
 ) -> None:
     name, args = EXTRA_CASES.get(case, (case, TINY_ARGS.get(case)))
     if name == "ensemble":
-        members = request.getfixturevalue("member_checkpoints")  # z-score: continuous, unlike ranks among ties
-        args = {"members": members, "method": "zscore", "image_size": IMAGE_SIZE}
+        trained = request.getfixturevalue("trained_members")
+        members = [trained[member] for member in ENSEMBLE_MEMBERS[case]]
+        args = {"members": members, "method": "zscore", "image_size": IMAGE_SIZE}  # z-scores: no ties, unlike ranks
     model = build_model(name, **args)
     datamodule = full_datamodule(image_size=IMAGE_SIZE)
     engine = Engine(  # parity needs a fitted model (memory banks, normalisation), not a well-trained one

@@ -1,7 +1,8 @@
 """Lightning module of an ensemble across trained models (the paper's future work: ensembles of models).
 
-Members are trained first, each with its own config; the ensemble loads their checkpoints, keeps them frozen, and
-its one "training" epoch only standardises each member's score on the normal validation films. Example config::
+Members are trained first, each with its own config (this toolkit's plugins and its anomalib baselines alike); the
+ensemble loads their checkpoints, keeps them frozen, and its one "training" epoch only standardises each member's
+score on the normal validation films. Example config::
 
     model:
       class_path: xray_anomalib_plugins.ensemble.ModelEnsemble
@@ -17,24 +18,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from anomalib.data import Batch
+from anomalib.models import AnomalibModule
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 
+from xray_anomalib.models.components.body_score import BodyScoreMixin
 from xray_anomalib.models.components.module import XrayAnomalyModule
 from xray_anomalib.models.components.scoring import ScoringModel
 from xray_anomalib.models.components.trained_models import TrainedModel
 from xray_anomalib.registry import get_model_spec
 
-from .torch_model import ModelEnsembleModel
+from .torch_model import BaselineMember, ModelEnsembleModel
 
 MEMBER_KEYS = ("model", "checkpoint")
 MIN_MEMBERS = 2
 
 
-def load_member(member: Mapping[str, str], image_size: int) -> ScoringModel:
-    """The frozen torch model of one trained member, checked against the ensemble's image size.
+def load_member(member: Mapping[str, str], image_size: int) -> AnomalibModule:
+    """The trained Lightning module of one member, checked against the ensemble's image size.
 
     Raises:
         ValueError: Naming the member when its entry, checkpoint, model kind or image size is wrong.
@@ -47,14 +50,24 @@ def load_member(member: Mapping[str, str], image_size: int) -> ScoringModel:
         msg = f"Checkpoint of ensemble member {member['model']!r} not found: {checkpoint}."
         raise ValueError(msg)
     module = get_model_spec(member["model"]).load().load_from_checkpoint(checkpoint, map_location="cpu")
-    if not isinstance(module.model, ScoringModel):
-        msg = f"Ensemble member {member['model']!r} ({checkpoint}) is not an X-ray plugin taking hand masks."
+    if not isinstance(module.model, ScoringModel) and not isinstance(module, BodyScoreMixin):
+        msg = (
+            f"Ensemble member {member['model']!r} ({checkpoint}) is neither an X-ray plugin nor one of the toolkit's "
+            "anomalib baselines (xray-anomalib models lists both)."
+        )
         raise ValueError(msg)
-    member_size = module.hparams.get("image_size")
+    size = module.input_size
+    member_size = None if size is None else int(size[0])
     if member_size != image_size:
         msg = f"Ensemble member {checkpoint} was trained at image_size {member_size}, the ensemble uses {image_size}."
         raise ValueError(msg)
-    return module.model.eval().requires_grad_(False)
+    return module
+
+
+def member_model(module: AnomalibModule) -> ScoringModel | BaselineMember:
+    """The frozen torch model the ensemble runs for a member: a plugin's own, or a baseline's as a member."""
+    model = module.model if isinstance(module.model, ScoringModel) else BaselineMember(cast("BodyScoreMixin", module))
+    return model.eval().requires_grad_(False)
 
 
 class ModelEnsemble(XrayAnomalyModule):
@@ -79,8 +92,10 @@ class ModelEnsemble(XrayAnomalyModule):
         members = [dict(member) for member in members]
         self.hparams["members"] = members  # plain dicts in the checkpoint, whatever mapping type was given
         names = [f"{member['model']}{index}" for index, member in enumerate(members)]
-        loaded = [load_member(member, image_size) for member in members]
-        self.model = ModelEnsembleModel(loaded, names, method)
+        modules = [load_member(member, image_size) for member in members]
+        self.model = ModelEnsembleModel([member_model(module) for module in modules], names, method)
+        # a member exported with a batch of one (PatchCore, DFM) fixes the ensemble's graph to one film too
+        self.static_batch = any(getattr(module, "static_batch", False) for module in modules)
         self.automatic_optimization = False
 
     @classmethod

@@ -1,27 +1,62 @@
-"""PyTorch model of an ensemble of trained X-ray models."""
+"""PyTorch model of an ensemble of trained X-ray models: the toolkit's plugins and anomalib's baselines."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
+from anomalib.data import InferenceBatch
 from torch import nn
 
+from xray_anomalib.models.components.body_score import BodyScoreMixin, peak_in_body
 from xray_anomalib.models.components.scoring import CombineMethod, Score, ScoreMap, ScoringModel
+
+
+class BaselineMember(nn.Module):
+    """A trained anomalib baseline as an ensemble member: its own pre-processing, network and score in the body.
+
+    Its raw score and map (before anomalib's post-processing, whose normalisation clamps) enter the ensemble, which
+    standardises them on the normal validation films as it does a plugin's.
+
+    Args:
+        module: The baseline's Lightning module (PatchCore, PaDiM, DFM, ...), trained.
+    """
+
+    def __init__(self, module: BodyScoreMixin) -> None:
+        super().__init__()
+        self.pre_processor = module.pre_processor
+        self.model = module.model
+        self.score_in_body = module.score_in_body
+        self.mask_margin = module.mask_margin
+
+    def forward(self, image: torch.Tensor, hand_mask: torch.Tensor) -> InferenceBatch:
+        """``pred_score`` ``(B,)`` and ``anomaly_map`` ``(B, 1, H, W)`` of films in ``[0, 1]``."""
+        predictions = self.model(self.pre_processor(image) if self.pre_processor else image)
+        if self.score_in_body:
+            predictions = peak_in_body(predictions, hand_mask, self.mask_margin)
+        if predictions.pred_score is None or predictions.anomaly_map is None:
+            msg = f"Ensemble member {type(self.model).__name__} gave no image score or no anomaly map."
+            raise ValueError(msg)
+        anomaly_map = predictions.anomaly_map
+        return InferenceBatch(
+            pred_score=predictions.pred_score.reshape(-1),
+            anomaly_map=anomaly_map.reshape(-1, 1, *anomaly_map.shape[-2:]),
+        )
 
 
 class ModelEnsembleModel(ScoringModel):
     """Runs every member on the film and combines their chosen scores and maps with a score ensemble.
 
     Args:
-        members: Trained torch models of the toolkit (each returns its configured score and map).
+        members: Trained torch models, each called ``member(image, hand_mask)``: a plugin's (its configured score
+            and map) or a :class:`BaselineMember`.
         names: One name per member, used for its ensemble statistics.
         method: ``rank`` or ``zscore``.
     """
 
     def __init__(
         self,
-        members: Sequence[ScoringModel],
+        members: Sequence[ScoringModel | BaselineMember],
         names: Sequence[str],
         method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
