@@ -47,7 +47,7 @@ def _test_films(config: BenchmarkConfig, variant: VariantConfig, seed: int, size
 def _scored(
     model: torch.nn.Module, score: str | None, image: torch.Tensor, hand: torch.Tensor
 ) -> tuple[str, torch.Tensor, torch.Tensor]:
-    """The model's score name (``score`` or its first), its per-film scores and its anomaly maps."""
+    """The model's score name (``score``, or its first where it names none), its per-film scores and anomaly maps."""
     with torch.no_grad():
         outputs = [score_maps_of(model, image[i : i + 32], hand[i : i + 32]) for i in range(0, len(image), 32)]
     name = score or next(iter(outputs[0]))
@@ -75,7 +75,8 @@ def main() -> None:
         if size not in films:
             films[size] = _test_films(config, variant, args.seed, size)
         model = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint_of(run, config)).eval()
-        name, scores, maps = _scored(model, run.model.scores[0] if run.model.scores else None, *films[size][:2])
+        score = run.model.scores[0] if run.model.scores else getattr(model.model, "score", None)  # else its own
+        name, scores, maps = _scored(model, score, *films[size][:2])
         scored[f"{run.model.display} {name}"] = (scores, maps)
     image, hand, truth, labels = films[config.image_size_of(runs[0].model)]  # drawn at the first model's size
     for title, (scores, maps) in scored.items():

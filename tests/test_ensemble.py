@@ -7,6 +7,7 @@ import pytest
 import torch
 from anomalib.engine import Engine
 from sklearn.metrics import roc_auc_score
+from torch.nn import functional as F  # noqa: N812
 from xray_anomalib_plugins.cae import Cae
 from xray_anomalib_plugins.ensemble import ModelEnsemble
 
@@ -80,17 +81,33 @@ def test_an_anomalib_baseline_joins_an_ensemble_by_its_raw_score_in_the_body(
         members_scored = model.model.score_maps(batch.image, hand)
     torch.testing.assert_close(members_scored["patchcore1"][0], raw)  # before anomalib's normalisation, in the body
     torch.testing.assert_close(scores, mean_zscore(model.model.combination, members_scored))
-    with pytest.raises(ValueError, match="trained at image_size 64"):
-        ModelEnsemble(members=members, image_size=128)
+    saved = Path(engine.trainer.checkpoint_callback.best_model_path)  # what export and predict load
+    reloaded = load_checkpoint(saved)[0].eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.model(batch.image, hand).pred_score, scores)
 
 
-def test_members_must_exist_and_match_the_image_size(member_checkpoints: list, tmp_path: Path) -> None:
+def test_members_must_exist_and_have_both_keys(member_checkpoints: list, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not found"):
         ModelEnsemble(members=[{"model": "cae", "checkpoint": str(tmp_path / "missing.ckpt")}], image_size=64)
-    with pytest.raises(ValueError, match="trained at image_size 64"):
-        ModelEnsemble(members=member_checkpoints, image_size=128)
     with pytest.raises(ValueError, match="exactly the keys"):
         ModelEnsemble(members=[{"model": "cae"}], image_size=64)
+
+
+def test_a_member_trained_at_another_size_scores_the_film_resized_to_it(member_checkpoints: list) -> None:
+    at_128 = ModelEnsemble(members=member_checkpoints, image_size=128).model.eval()
+    at_64 = ModelEnsemble(members=member_checkpoints, image_size=64).model.eval()
+    film = torch.rand(2, 3, 128, 128)
+    hand = torch.zeros(2, 1, 128, 128)
+    hand[..., 16:112, 24:104] = 1
+    with torch.no_grad():
+        scored = at_128.score_maps(film, hand)
+        small = F.avg_pool2d(film, 2)  # a film of twice the member's size is averaged 2 x 2
+        expected = at_64.score_maps(small, F.interpolate(hand, size=(64, 64), mode="nearest"))
+    for name, (score, anomaly_map) in scored.items():
+        torch.testing.assert_close(score, expected[name][0])
+        assert anomaly_map.shape == (2, 1, 128, 128)  # the map at the ensemble's size
+        torch.testing.assert_close(F.avg_pool2d(anomaly_map, 2).mean(), expected[name][1].mean(), rtol=0.05, atol=0)
 
 
 def test_the_ensemble_names_and_resolves_its_own_members() -> None:

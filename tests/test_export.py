@@ -65,8 +65,13 @@ EXTRA_CASES = {  # other settings: the packaged backbone (its input statistics i
     "dfm_in_body": ("dfm", {**TINY_ARGS["dfm"], "score_in_body": True, "mask_margin": 2}),
     "stfpm_in_body": ("stfpm", {**TINY_ARGS["stfpm"], "score_in_body": True, "mask_margin": 2}),
     "ensemble_with_patchcore": ("ensemble", {}),  # a plugin and a baseline scored in the body: a batch of one
+    "ensemble_at_128": ("ensemble", {}),  # members trained at 64 px score films averaged down from 128 px
 }
-ENSEMBLE_MEMBERS = {"ensemble": ("cae", "vae"), "ensemble_with_patchcore": ("cae", "patchcore")}
+ENSEMBLE_MEMBERS = {  # members and the ensemble's size
+    "ensemble": (("cae", "vae"), IMAGE_SIZE),
+    "ensemble_with_patchcore": (("cae", "patchcore"), IMAGE_SIZE),
+    "ensemble_at_128": (("cae", "patchcore"), 2 * IMAGE_SIZE),
+}
 
 
 @pytest.mark.slow
@@ -77,10 +82,11 @@ def test_openvino_matches_torch(
     name, args = EXTRA_CASES.get(case, (case, TINY_ARGS.get(case)))
     if name == "ensemble":
         trained = request.getfixturevalue("trained_members")
-        members = [trained[member] for member in ENSEMBLE_MEMBERS[case]]
-        args = {"members": members, "method": "zscore", "image_size": IMAGE_SIZE}  # z-scores: no ties, unlike ranks
+        labels, size = ENSEMBLE_MEMBERS[case]
+        members = [trained[member] for member in labels]
+        args = {"members": members, "method": "zscore", "image_size": size}  # z-scores: no ties, unlike ranks
     model = build_model(name, **args)
-    datamodule = full_datamodule(image_size=IMAGE_SIZE)
+    datamodule = full_datamodule(image_size=args.get("image_size", IMAGE_SIZE))
     engine = Engine(  # parity needs a fitted model (memory banks, normalisation), not a well-trained one
         max_epochs=1, limit_train_batches=2, default_root_dir=tmp_path, enable_progress_bar=False, logger=False
     )

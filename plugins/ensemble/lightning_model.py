@@ -16,13 +16,16 @@ score on the normal validation films. Example config::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import torch
 from anomalib.data import Batch
 from anomalib.models import AnomalibModule
 from lightning.pytorch.utilities.types import STEP_OUTPUT
+from torch import nn
 
 from xray_anomalib.models.components.body_score import BodyScoreMixin
 from xray_anomalib.models.components.module import XrayAnomalyModule
@@ -30,14 +33,16 @@ from xray_anomalib.models.components.scoring import ScoringModel
 from xray_anomalib.models.components.trained_models import TrainedModel
 from xray_anomalib.registry import get_model_spec
 
-from .torch_model import BaselineMember, ModelEnsembleModel
+from .torch_model import BaselineMember, ModelEnsembleModel, ResizedMember
+
+logger = logging.getLogger(__name__)
 
 MEMBER_KEYS = ("model", "checkpoint")
 MIN_MEMBERS = 2
 
 
-def load_member(member: Mapping[str, str], image_size: int) -> AnomalibModule:
-    """The trained Lightning module of one member, checked against the ensemble's image size.
+def load_member(member: Mapping[str, str]) -> AnomalibModule:
+    """The trained Lightning module of one member, checked.
 
     Raises:
         ValueError: Naming the member when its entry, checkpoint, model kind or image size is wrong.
@@ -56,17 +61,26 @@ def load_member(member: Mapping[str, str], image_size: int) -> AnomalibModule:
             "anomalib baselines (xray-anomalib models lists both)."
         )
         raise ValueError(msg)
-    size = module.input_size
-    member_size = None if size is None else int(size[0])
-    if member_size != image_size:
-        msg = f"Ensemble member {checkpoint} was trained at image_size {member_size}, the ensemble uses {image_size}."
+    if module.input_size is None:
+        msg = f"Ensemble member {checkpoint} has no input size (its pre-processor does not resize films)."
         raise ValueError(msg)
     return module
 
 
-def member_model(module: AnomalibModule) -> ScoringModel | BaselineMember:
-    """The frozen torch model the ensemble runs for a member: a plugin's own, or a baseline's as a member."""
-    model = module.model if isinstance(module.model, ScoringModel) else BaselineMember(cast("BodyScoreMixin", module))
+def member_model(module: AnomalibModule, image_size: int) -> nn.Module:
+    """The frozen torch model the ensemble runs for a member: a plugin's own, or a baseline's as a member.
+
+    A member trained at another size than the ensemble's ``image_size`` runs on the film resized to its own size
+    (:class:`~.torch_model.ResizedMember`).
+    """
+    model: nn.Module = (
+        module.model if isinstance(module.model, ScoringModel) else BaselineMember(cast("BodyScoreMixin", module))
+    )
+    size = int(cast("tuple[int, int]", module.input_size)[0])
+    if size != image_size:
+        name = type(module).__name__
+        logger.info("Ensemble member %s, trained at %d px, scores films resized from %d px.", name, size, image_size)
+        model = ResizedMember(model, size)
     return model.eval().requires_grad_(False)
 
 
@@ -76,7 +90,7 @@ class ModelEnsemble(XrayAnomalyModule):
     Args:
         members: ``{model: <registry name>, checkpoint: <path>}`` per trained member (two or more).
         method: ``rank`` (average of each member's rank among normal films) or ``zscore``.
-        image_size: Side of the square input; the members must have been trained at this size.
+        image_size: Side of the square input; a member trained at another size runs on films resized to its size.
         **kwargs: ``pre_processor``, ``post_processor``, ``evaluator``, ``visualizer`` and ``seed`` of
             :class:`~xray_anomalib.models.components.XrayAnomalyModule`.
     """
@@ -92,11 +106,10 @@ class ModelEnsemble(XrayAnomalyModule):
         members = [dict(member) for member in members]
         self.hparams["members"] = members  # plain dicts in the checkpoint, whatever mapping type was given
         names = [f"{member['model']}{index}" for index, member in enumerate(members)]
-        modules = [load_member(member, image_size) for member in members]
-        self.model = ModelEnsembleModel([member_model(module) for module in modules], names, method)
+        modules = [load_member(member) for member in members]
+        self.model = ModelEnsembleModel([member_model(module, image_size) for module in modules], names, method)
         # a member exported with a batch of one (PatchCore, DFM) fixes the ensemble's graph to one film too
         self.static_batch = any(getattr(module, "static_batch", False) for module in modules)
-        self.automatic_optimization = False
 
     @classmethod
     def trained_model_labels(cls, init_args: Mapping[str, Any]) -> list[str]:
@@ -119,17 +132,29 @@ class ModelEnsemble(XrayAnomalyModule):
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:
-        """One epoch in one process: the members are trained already; validation fits the ensemble's statistics.
+        """One batch of one epoch in one process: the members are trained; validation fits the ensemble's statistics.
 
         With nothing to train, DDP refuses the module (no parameter needs a gradient), so a ``strategy: ddp`` of
         the config is replaced by one process (anomalib logs the override).
         """
-        return {"max_epochs": 1, "num_sanity_val_steps": 0, "devices": 1, "num_nodes": 1, "strategy": "auto"}
+        return {
+            "max_epochs": 1,
+            "limit_train_batches": 1,
+            "num_sanity_val_steps": 0,
+            "devices": 1,
+            "num_nodes": 1,
+            "strategy": "auto",
+        }
 
     def configure_optimizers(self) -> None:
         """Nothing to optimise."""
 
     def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
-        """Nothing to learn from training films: members are frozen."""
+        """Nothing to learn from training films: members are frozen.
+
+        The step's constant loss counts as a step, as anomalib's memory-bank models do: a fit without one saves no
+        checkpoint (Lightning skips saving while the global step stays 0), and the ensemble's checkpoint is what
+        ``anomalib export`` and ``xray-anomalib predict`` load.
+        """
         del batch, args, kwargs
-        return None
+        return torch.zeros((), requires_grad=True, device=self.device)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from anomalib.data import InferenceBatch
 from torch import nn
+from torch.nn import functional as F  # noqa: N812
 
 from xray_anomalib.models.components.body_score import BodyScoreMixin, peak_in_body
 from xray_anomalib.models.components.scoring import CombineMethod, Score, ScoreMap, ScoringModel
@@ -44,19 +45,48 @@ class BaselineMember(nn.Module):
         )
 
 
+class ResizedMember(nn.Module):
+    """A member trained at another size: it scores the film resized to its size, its map is resized back.
+
+    A larger film is averaged down by area (as the toolkit resizes films, and exported exactly: OpenVINO's
+    antialiased bilinear resize differs from torch's), a smaller one resized bilinearly; the hand mask by nearest
+    neighbour. The member sees the ensemble's film at its size, not a film preprocessed at its size.
+
+    Args:
+        member: The member's torch model, called ``member(image, hand_mask)``.
+        size: The side of the square films it was trained on.
+    """
+
+    def __init__(self, member: nn.Module, size: int) -> None:
+        super().__init__()
+        self.member = member
+        self.size = size
+
+    def forward(self, image: torch.Tensor, hand_mask: torch.Tensor) -> InferenceBatch:
+        """The member's score of the resized film and its map at the film's size."""
+        size = (self.size, self.size)
+        if self.size < image.shape[-1]:
+            resized = F.interpolate(image, size=size, mode="area")
+        else:
+            resized = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        output = self.member(resized, F.interpolate(hand_mask, size=size, mode="nearest"))
+        anomaly_map = F.interpolate(output.anomaly_map, size=image.shape[-2:], mode="bilinear", align_corners=False)
+        return InferenceBatch(pred_score=output.pred_score, anomaly_map=anomaly_map)
+
+
 class ModelEnsembleModel(ScoringModel):
     """Runs every member on the film and combines their chosen scores and maps with a score ensemble.
 
     Args:
         members: Trained torch models, each called ``member(image, hand_mask)``: a plugin's (its configured score
-            and map) or a :class:`BaselineMember`.
+            and map) or a :class:`BaselineMember`, each in a :class:`ResizedMember` when trained at another size.
         names: One name per member, used for its ensemble statistics.
         method: ``rank`` or ``zscore``.
     """
 
     def __init__(
         self,
-        members: Sequence[ScoringModel | BaselineMember],
+        members: Sequence[nn.Module],
         names: Sequence[str],
         method: CombineMethod | str = CombineMethod.RANK,
     ) -> None:
