@@ -45,7 +45,7 @@ def load_member(member: Mapping[str, str]) -> AnomalibModule:
     """The trained Lightning module of one member, checked.
 
     Raises:
-        ValueError: Naming the member when its entry, checkpoint, model kind or image size is wrong.
+        ValueError: Naming the member when its entry, checkpoint or model kind is wrong, or it has no input size.
     """
     if sorted(member) != sorted(MEMBER_KEYS):
         msg = f"An ensemble member needs exactly the keys {MEMBER_KEYS}; got {dict(member)}."
