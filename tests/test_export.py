@@ -13,6 +13,7 @@ import pytest
 import torch
 from anomalib.deploy import CompressionType, ExportType
 from anomalib.engine import Engine
+from anomalib.models import AnomalibModule
 
 from xray_anomalib.data import Mura
 from xray_anomalib.registry import build_model, list_models
@@ -74,11 +75,13 @@ ENSEMBLE_MEMBERS = {  # members and the ensemble's size
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", [*(spec.name for spec in list_models()), *EXTRA_CASES])
-def test_openvino_matches_torch(
+def fitted_case(
     case: str, full_datamodule: Callable[..., Mura], tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+) -> tuple[AnomalibModule, Mura, Engine]:
+    """The case's model fitted briefly on the synthetic films at its size, with its datamodule and engine.
+
+    Exports need a fitted model (memory banks, normalisation, ensemble statistics), not a well-trained one.
+    """
     name, args = EXTRA_CASES.get(case, (case, TINY_ARGS.get(case)))
     if name == "ensemble":
         trained = request.getfixturevalue("trained_members")
@@ -87,10 +90,19 @@ def test_openvino_matches_torch(
         args = {"members": members, "method": "zscore", "image_size": size}  # z-scores: no ties, unlike ranks
     model = build_model(name, **args)
     datamodule = full_datamodule(image_size=args.get("image_size", IMAGE_SIZE))
-    engine = Engine(  # parity needs a fitted model (memory banks, normalisation), not a well-trained one
+    engine = Engine(
         max_epochs=1, limit_train_batches=2, default_root_dir=tmp_path, enable_progress_bar=False, logger=False
     )
     engine.fit(model=model, datamodule=datamodule)
+    return model, datamodule, engine
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [*(spec.name for spec in list_models()), *EXTRA_CASES])
+def test_openvino_matches_torch(
+    case: str, full_datamodule: Callable[..., Mura], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    model, datamodule, engine = fitted_case(case, full_datamodule, tmp_path, request)
     xml = engine.export(model=model, export_type=ExportType.OPENVINO, export_root=tmp_path / "export")
     compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     batch = next(iter(datamodule.test_dataloader()))
@@ -120,16 +132,10 @@ def test_openvino_matches_torch(
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["cae", "patchcore_in_body", "padim_in_body", "patchcore", "padim"])
 def test_int8_post_training_quantization_feeds_the_graph_what_it_takes(
-    case: str, full_datamodule: Callable[..., Mura], tmp_path: Path
+    case: str, full_datamodule: Callable[..., Mura], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Calibrated on validation films, with the hand masks where the graph takes them, one by one for a static batch."""
-    name, args = EXTRA_CASES[case] if case in EXTRA_CASES else (case, TINY_ARGS[case])
-    model = build_model(name, **args)
-    datamodule = full_datamodule(image_size=IMAGE_SIZE)
-    engine = Engine(
-        max_epochs=1, limit_train_batches=2, default_root_dir=tmp_path, enable_progress_bar=False, logger=False
-    )
-    engine.fit(model=model, datamodule=datamodule)
+    model, datamodule, _ = fitted_case(case, full_datamodule, tmp_path, request)
     xml = model.to_openvino(tmp_path / "export", compression_type=CompressionType.INT8_PTQ, datamodule=datamodule)
     graph = ov.Core().read_model(str(xml))
     assert [port.get_any_name() for port in graph.inputs] == ["input", "hand_mask"][: 1 + model.takes_hand_mask]
