@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from xray_anomalib.benchmark.config import BenchmarkConfig, VariantConfig
 from xray_anomalib.benchmark.evaluation import score_maps_of
 from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for
+from xray_anomalib.models.components.scoring import ScoringModel
 from xray_anomalib.registry import get_model_spec
 
 
@@ -75,7 +76,8 @@ def main() -> None:
         if size not in films:
             films[size] = _test_films(config, variant, args.seed, size)
         model = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint_of(run, config)).eval()
-        score = run.model.scores[0] if run.model.scores else getattr(model.model, "score", None)  # else its own
+        own = model.model.score if isinstance(model.model, ScoringModel) else None  # a plugin's (an ensemble's) choice
+        score = run.model.scores[0] if run.model.scores else own
         name, scores, maps = _scored(model, score, *films[size][:2])
         scored[f"{run.model.display} {name}"] = (scores, maps)
     image, hand, truth, labels = films[config.image_size_of(runs[0].model)]  # drawn at the first model's size
