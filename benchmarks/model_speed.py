@@ -28,7 +28,7 @@ MODEL_ARGS = {
     "blendseg": {},  # its defaults: channels [8, 16, 32, 64, 128]
     "stfpm": {},  # the packaged EfficientNet-Lite0 teacher
     "supersimplenet": {},  # the packaged EfficientNet-Lite0 features
-    "fastflow": {"pre_trained": False},
+    "fastflow": {"backbone": "tf_efficientnet_lite0"},  # the packaged EfficientNet-Lite0 (its config's)
     "reverse_distillation": {"pre_trained": False},
     "draem": {},
 }

@@ -1,8 +1,8 @@
 """Benchmark: a trained model's scoring settings chosen on validation films, without retraining.
 
 PatchCore's local scale (``local_scale_neighbors``) is computed from its memory bank alone, and any feature
-baseline's score in the body (``score_in_body``, ``mask_margin``: PatchCore, PaDiM, DFM, STFPM) from its map, so
-every choice of them can be read from one trained model: this loads the checkpoints of a finished grid's runs of
+baseline's score in the body (``score_in_body``, ``mask_margin``: PatchCore, PaDiM, DFM, STFPM, FastFlow) from its
+map, so every choice of them can be read from one trained model: this loads the checkpoints of a finished grid's runs of
 one model (``xray-anomalib benchmark``), sets a PatchCore run's local scale for every ``--neighbours`` value (0:
 none; without the option each run keeps its own) and the score for every ``--body-margins`` value (``off``:
 anomalib's score over the whole square; a margin: the map's peak over the body less that many pixels), and scores
@@ -77,7 +77,9 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--model", required=True, help="label of a PatchCore, PaDiM, DFM or STFPM entry of the grid")
+    parser.add_argument(
+        "--model", required=True, help="label of a PatchCore, PaDiM, DFM, STFPM or FastFlow entry of the grid"
+    )
     parser.add_argument("--neighbours", type=int, nargs="+", help="PatchCore's local scale (0: none)")
     parser.add_argument(
         "--body-margins",

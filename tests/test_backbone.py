@@ -9,7 +9,7 @@ from PIL import Image
 from skimage import data
 
 from xray_anomalib.models import Padim, Patchcore
-from xray_anomalib.models.baselines import Stfpm, Supersimplenet
+from xray_anomalib.models.baselines import Fastflow, Stfpm, Supersimplenet
 from xray_anomalib.models.components.backbone import (
     BackboneWeightsError,
     load_backbone_weights,
@@ -79,6 +79,13 @@ def test_stfpm_teacher_is_pretrained_offline_and_its_student_is_not() -> None:
 
 def test_supersimplenet_features_are_the_packaged_ones() -> None:
     _assert_packaged(Supersimplenet(image_size=128).model.feature_extractor.feature_extractor.feature_extractor)
+
+
+def test_fastflow_reads_the_packaged_features_of_a_backbone_anomalib_does_not_build_it_on() -> None:
+    model = Fastflow(backbone=LITE0, image_size=64)  # anomalib's FastFlow takes two ResNets and two transformers
+    _assert_packaged(model.model.feature_extractor)
+    assert [norm.normalized_shape for norm in model.model.norms] == [(24, 16, 16), (40, 8, 8), (112, 4, 4)]
+    assert not any(parameter.requires_grad for parameter in model.model.feature_extractor.parameters())
 
 
 def test_offline_pretrained_leaves_other_models_alone(tmp_path: Path) -> None:
