@@ -138,6 +138,29 @@ def test_report_before_any_run_is_a_clear_error(tmp_path: Path, capsys: pytest.C
     assert "run the benchmark before --report-only" in capsys.readouterr().err
 
 
+def test_seeds_run_part_of_a_grid_and_an_unknown_seed_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from xray_anomalib.benchmark import runner
+
+    def refuse(run: runner.Run, config: BenchmarkConfig, folder: Path) -> dict:
+        raise RuntimeError(f"not trained in this test: {run.run_id}")
+
+    monkeypatch.setattr(runner, "execute", refuse)
+    output = tmp_path / "out"
+    config = BenchmarkConfig.from_yaml(_config(tmp_path, output=str(output)))
+    results = runner.run_benchmark(config, seeds=[1])
+    assert set(results["seed"]) == {1} and len(results) == 4  # 2 models x 2 variants of seed 1, none of seed 0
+    assert sorted(path.name for path in (output / "runs").iterdir()) == [
+        "cae__full+eq__seed1",
+        "cae__raw__seed1",
+        "padim__full+eq__seed1",
+        "padim__raw__seed1",
+    ]
+    assert main(["benchmark", "--config", str(_config(tmp_path, output=str(output))), "--seeds", "[1, 7]"]) == 2
+    assert "Grid tiny has seeds [0, 1]; asked to run seeds [7], which it does not have." in capsys.readouterr().err
+
+
 def test_runs_of_a_variant_and_seed_and_what_a_wrong_label_is_told(tmp_path: Path) -> None:
     from xray_anomalib.benchmark.runner import runs_of
 

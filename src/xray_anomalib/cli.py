@@ -133,7 +133,11 @@ def _benchmark(args: Namespace) -> int:
     if args.report_only and not (config.output / "runs").is_dir():
         print(f"No runs of {args.config} in {config.output}: run the benchmark before --report-only.", file=sys.stderr)
         return 2
-    results = collect_results(config) if args.report_only else run_benchmark(config)
+    try:
+        results = collect_results(config) if args.report_only else run_benchmark(config, args.seeds)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     print(f"runs: {config.output / 'runs.csv'}\nreport: {write_report(results, config)}")
     failed = results[results["status"] != "ok"] if len(results) else results
     if len(failed):
@@ -228,6 +232,13 @@ def build_parser() -> ArgumentParser:
     benchmark = ArgumentParser(description="Run (or continue) a benchmark grid and write its report and plots.")
     benchmark.add_argument("--config", type=Path, required=True, help="A benchmark YAML (configs/benchmark/).")
     benchmark.add_argument("--report-only", action="store_true", help="Only rebuild the report from finished runs.")
+    benchmark.add_argument(
+        "--seeds",
+        type=list[int] | None,
+        default=None,
+        help="Run only these of the grid's seeds, e.g. --seeds [1,2] (a long grid in parts); the report covers every "
+        "finished run.",
+    )
     commands.add_subcommand("benchmark", benchmark)
 
     predict = ArgumentParser(description="Score new films with a trained model; write overlays, CSVs and a report.")

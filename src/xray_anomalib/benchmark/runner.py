@@ -213,9 +213,22 @@ def recorded_result(run: Run, config: BenchmarkConfig) -> dict | None:
     return result
 
 
-def run_benchmark(config: BenchmarkConfig) -> pd.DataFrame:
-    """Run (or continue) the grid and return one row per run and score (``runs.csv`` is written beside it)."""
+def run_benchmark(config: BenchmarkConfig, seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Run (or continue) the grid and return one row per run and score (``runs.csv`` is written beside it).
+
+    Args:
+        config: The grid.
+        seeds: Run only these of the grid's seeds (a long grid in parts); the result still holds every finished run.
+
+    Raises:
+        ValueError: ``seeds`` names a seed the grid does not have.
+    """
     runs = grid(config)
+    if seeds is not None:
+        if unknown := sorted(set(seeds) - set(config.seeds)):
+            msg = f"Grid {config.name} has seeds {config.seeds}; asked to run seeds {unknown}, which it does not have."
+            raise ValueError(msg)
+        runs = [run for run in runs if run.seed in seeds]
     (config.output / "runs").mkdir(parents=True, exist_ok=True)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns) as progress:
