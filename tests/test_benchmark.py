@@ -148,8 +148,8 @@ def test_seeds_run_part_of_a_grid_and_an_unknown_seed_is_told(
 
     monkeypatch.setattr(runner, "execute", refuse)
     output = tmp_path / "out"
-    config = BenchmarkConfig.from_yaml(_config(tmp_path, output=str(output)))
-    results = runner.run_benchmark(config, seeds=[1])
+    path = _config(tmp_path, output=str(output))
+    results = runner.run_benchmark(BenchmarkConfig.from_yaml(path), seeds=[1])
     assert set(results["seed"]) == {1} and len(results) == 4  # 2 models x 2 variants of seed 1, none of seed 0
     assert sorted(path.name for path in (output / "runs").iterdir()) == [
         "cae__full+eq__seed1",
@@ -157,8 +157,9 @@ def test_seeds_run_part_of_a_grid_and_an_unknown_seed_is_told(
         "padim__full+eq__seed1",
         "padim__raw__seed1",
     ]
-    assert main(["benchmark", "--config", str(_config(tmp_path, output=str(output))), "--seeds", "[1, 7]"]) == 2
-    assert "Grid tiny has seeds [0, 1]; asked to run seeds [7], which it does not have." in capsys.readouterr().err
+    assert main(["benchmark", "--config", str(path), "--seeds", "[1, 7]"]) == 2
+    message = "benchmark: error: Grid tiny has seeds [0, 1]; asked to run seeds [7], which it does not have."
+    assert message in capsys.readouterr().err
 
 
 def test_runs_of_a_variant_and_seed_and_what_a_wrong_label_is_told(tmp_path: Path) -> None:
