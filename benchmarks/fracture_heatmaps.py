@@ -100,7 +100,7 @@ def main() -> None:
             hit = bool(truth[index, peak_y, peak_x])
             axes[row, column].imshow(shown, cmap="inferno", vmin=0, vmax=1)
             axes[row, column].plot(peak_x, peak_y, marker="+", color="cyan" if hit else "red", markersize=9)
-            axes[0, column].set_title(title, fontsize=7)
+            axes[0, column].set_title(title.replace(" ", "\n"), fontsize=7)  # label over score: long labels overlap
     for axis in axes.flat:
         axis.set_axis_off()
     figure.tight_layout()

@@ -29,7 +29,7 @@ MODEL_ARGS = {
     "stfpm": {},  # the packaged EfficientNet-Lite0 teacher
     "supersimplenet": {},  # the packaged EfficientNet-Lite0 features
     "fastflow": {"backbone": "tf_efficientnet_lite0"},  # the packaged EfficientNet-Lite0 (its config's)
-    "reverse_distillation": {"pre_trained": False},
+    "reverse_distillation": {"backbone": "tf_efficientnet_lite0", "layers": ["blocks.1", "blocks.2", "blocks.4"]},
     "draem": {},
 }
 

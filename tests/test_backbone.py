@@ -9,7 +9,7 @@ from PIL import Image
 from skimage import data
 
 from xray_anomalib.models import Padim, Patchcore
-from xray_anomalib.models.baselines import Fastflow, Stfpm, Supersimplenet
+from xray_anomalib.models.baselines import Fastflow, ReverseDistillation, Stfpm, Supersimplenet
 from xray_anomalib.models.components.backbone import (
     BackboneWeightsError,
     load_backbone_weights,
@@ -86,6 +86,18 @@ def test_fastflow_reads_the_packaged_features_of_a_backbone_anomalib_does_not_bu
     _assert_packaged(model.model.feature_extractor)
     assert [norm.normalized_shape for norm in model.model.norms] == [(24, 16, 16), (40, 8, 8), (112, 4, 4)]
     assert not any(parameter.requires_grad for parameter in model.model.feature_extractor.parameters())
+
+
+def test_reverse_distillation_rebuilds_the_packaged_features_of_a_backbone_anomalib_has_no_decoder_for() -> None:
+    layers = ["blocks.1", "blocks.2", "blocks.4"]  # anomalib mirrors ResNets only
+    model = ReverseDistillation(backbone=LITE0, layers=layers, image_size=64)
+    _assert_packaged(model.model.encoder.feature_extractor)
+    model.model.train()
+    encoded, rebuilt = model.model(torch.rand(2, 3, 64, 64))
+    assert [feature.shape for feature in rebuilt] == [feature.shape for feature in encoded]
+    assert [tuple(feature.shape[1:]) for feature in encoded] == [(24, 16, 16), (40, 8, 8), (112, 4, 4)]
+    trained = {id(parameter) for group in model.configure_optimizers().param_groups for parameter in group["params"]}
+    assert not trained & {id(parameter) for parameter in model.model.encoder.parameters()}  # the teacher stays
 
 
 def test_offline_pretrained_leaves_other_models_alone(tmp_path: Path) -> None:

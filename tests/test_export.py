@@ -66,6 +66,10 @@ EXTRA_CASES = {  # other settings: the packaged backbone (its input statistics i
     "dfm_in_body": ("dfm", {**TINY_ARGS["dfm"], "score_in_body": True, "mask_margin": 2}),
     "stfpm_in_body": ("stfpm", {**TINY_ARGS["stfpm"], "score_in_body": True, "mask_margin": 2}),
     "fastflow_lite0_in_body": ("fastflow", {**LITE0, "flow_steps": 2, "score_in_body": True, "mask_margin": 2}),
+    "reverse_distillation_lite0_in_body": (
+        "reverse_distillation",
+        {**LITE0, "layers": ["blocks.1", "blocks.2", "blocks.4"], "score_in_body": True, "mask_margin": 2},
+    ),
     "ensemble_with_patchcore": ("ensemble", {}),  # a plugin and a baseline scored in the body: a batch of one
     "ensemble_at_128": ("ensemble", {}),  # members trained at 64 px score films averaged down from 128 px
 }

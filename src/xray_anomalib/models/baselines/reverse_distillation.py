@@ -1,32 +1,98 @@
-"""anomalib's Reverse Distillation on X-ray films: a decoder rebuilds a pretrained ResNet's features."""
+"""anomalib's Reverse Distillation on X-ray films: a student decoder rebuilds a pretrained CNN's features."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from unittest import mock
 
 from anomalib.metrics import Evaluator
 from anomalib.models import ReverseDistillation as AnomalibReverseDistillation
-from anomalib.models.image.reverse_distillation.anomaly_map import AnomalyMapGenerationMode
+from anomalib.models.components import TimmFeatureExtractor
+from anomalib.models.image.reverse_distillation import lightning_model
+from anomalib.models.image.reverse_distillation.anomaly_map import AnomalyMapGenerationMode, AnomalyMapGenerator
+from anomalib.models.image.reverse_distillation.torch_model import ReverseDistillationModel
 from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
+from torch import nn
 
 from xray_anomalib.models.baselines.base import XrayBaselineMixin, backbone_pre_processor, baseline_construction
+from xray_anomalib.models.components.feature_decoder import MirrorDecoder, OneClassBottleneck
+
+RESNET_DECODERS = frozenset(
+    {
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "resnext50_32x4d",
+        "resnext101_32x8d",
+        "wide_resnet50_2",
+        "wide_resnet101_2",
+    }
+)
+"""The backbones anomalib mirrors layer for layer in its own bottleneck and decoder."""
+
+
+class CnnReverseDistillationModel(ReverseDistillationModel):
+    """anomalib's Reverse Distillation torch model, also on the stages of any other timm CNN.
+
+    On the ResNets anomalib mirrors it is anomalib's model. On any other timm CNN (the packaged
+    EfficientNet-Lite0, say) the encoder is anomalib's feature extractor and the bottleneck and decoder are built
+    from its stages' channels and strides (:mod:`~xray_anomalib.models.components.feature_decoder`); the forward
+    pass, the anomaly map and the loss are anomalib's.
+
+    Args:
+        backbone: timm name of the encoder.
+        input_size: Side lengths of the model's input.
+        layers: Encoder stages the decoder rebuilds, finest first.
+        anomaly_map_mode: ``add`` or ``multiply`` the stages' maps.
+        pre_trained: Whether the encoder is made with pretrained weights.
+    """
+
+    def __init__(
+        self,
+        backbone: str,
+        input_size: tuple[int, int],
+        layers: Sequence[str],
+        anomaly_map_mode: AnomalyMapGenerationMode,
+        pre_trained: bool = True,
+    ) -> None:
+        if backbone in RESNET_DECODERS:
+            super().__init__(backbone, input_size, layers, anomaly_map_mode, pre_trained)
+            return
+        nn.Module.__init__(self)  # anomalib's constructor has no decoder for the backbone; its parts are built here
+        self.tiler = None
+        self.encoder = TimmFeatureExtractor(backbone=backbone, pre_trained=pre_trained, layers=layers)
+        channels, strides = self.encoder.out_dims, self.encoder.reductions
+        embedding_channels = 2 * max(channels)
+        bottleneck = OneClassBottleneck(channels, strides, embedding_channels)
+        # anomalib annotates its ResNet bottleneck and decoder; its forward only calls them
+        self.bottleneck = bottleneck  # type: ignore[assignment]
+        self.decoder = MirrorDecoder(channels, strides, embedding_channels, bottleneck.stride)  # type: ignore[assignment]
+        self.anomaly_map_generator = AnomalyMapGenerator(image_size=input_size, mode=anomaly_map_mode)
 
 
 class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
     """anomalib's Reverse Distillation: a one-class bottleneck and a student decoder rebuild the encoder's features.
 
-    anomalib's decoder mirrors a ResNet (``resnet18``, ``resnet34``, ``resnet50``, ``wide_resnet50_2``...); no
-    package ships their ImageNet weights, so offline it takes a ``backbone_weights`` file or runs with
-    ``pre_trained: false``.
+    anomalib's decoder mirrors a ResNet (``resnet18``, ``resnet50``, ``wide_resnet50_2``...); here any timm CNN
+    serves too (:class:`CnnReverseDistillationModel`), the packaged ImageNet EfficientNet-Lite0
+    (``tf_efficientnet_lite0``, stages ``blocks.1``, ``blocks.2``, ``blocks.4``) offline among them. No package
+    ships ResNet ImageNet weights: a ResNet takes a ``backbone_weights`` file or runs with ``pre_trained: false``.
 
     Args:
-        backbone: timm name of a ResNet encoder.
-        layers: Encoder layers the decoder rebuilds.
-        anomaly_map_mode: ``add`` or ``multiply`` the layers' maps.
-        pre_trained: ImageNet weights: from ``backbone_weights`` when given, else downloaded (needs a network).
+        backbone: timm name of a CNN encoder.
+        layers: Encoder stages the decoder rebuilds, finest first.
+        anomaly_map_mode: ``add`` or ``multiply`` the stages' maps.
+        pre_trained: ImageNet weights: from ``backbone_weights`` when given, else the packaged ones, else
+            downloaded (needs a network).
+        score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
+            mask) instead of anomalib's score over the whole square
+            (:mod:`~xray_anomalib.models.components.body_score`).
+        mask_margin: With ``score_in_body``, pixels along the body's outline and the image border left out.
         backbone_weights: Local weights file of ``backbone`` (any timm state dict of that architecture).
         image_size: Side of the square input of the default pre-processor (anomalib's default: 256).
         pre_processor: Pre-processor, or ``True`` for the default (resize, the backbone's normalisation).
@@ -42,6 +108,8 @@ class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
         layers: Sequence[str] = ("layer1", "layer2", "layer3"),
         anomaly_map_mode: AnomalyMapGenerationMode | str = AnomalyMapGenerationMode.ADD,
         pre_trained: bool = True,
+        score_in_body: bool = False,
+        mask_margin: int = 0,
         backbone_weights: str | Path | None = None,
         image_size: int | None = None,
         pre_processor: PreProcessor | bool = True,
@@ -50,7 +118,10 @@ class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
         visualizer: Visualizer | bool = True,
         seed: int | None = 0,
     ) -> None:
-        with baseline_construction(backbone, pre_trained, backbone_weights, seed) as pretrained:
+        with (
+            baseline_construction(backbone, pre_trained, backbone_weights, seed) as pretrained,
+            mock.patch.object(lightning_model, "ReverseDistillationModel", CnnReverseDistillationModel),
+        ):
             super().__init__(
                 backbone=backbone,
                 layers=list(layers),
@@ -62,3 +133,4 @@ class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
                 visualizer=visualizer,
             )
         self.seed = seed
+        self.restrict_to_body(score_in_body, mask_margin)
