@@ -100,6 +100,13 @@ def test_reverse_distillation_rebuilds_the_packaged_features_of_a_backbone_anoma
     assert not trained & {id(parameter) for parameter in model.model.encoder.parameters()}  # the teacher stays
 
 
+@pytest.mark.parametrize(("backbone", "layers"), [(LITE0, ["blocks.1", "blocks.2", "blocks.4"]), ("resnet18", None)])
+def test_reverse_distillation_refuses_a_size_its_embedding_does_not_divide(backbone: str, layers: list | None) -> None:
+    args = {"layers": layers} if layers else {}
+    with pytest.raises(ValueError, match=f"{backbone} embeds .* multiple of 32 px, got 100 x 100 px"):
+        ReverseDistillation(backbone=backbone, pre_trained=False, image_size=100, **args)
+
+
 def test_offline_pretrained_leaves_other_models_alone(tmp_path: Path) -> None:
     torch.manual_seed(0)
     reference = timm.create_model("resnet18", pretrained=False)

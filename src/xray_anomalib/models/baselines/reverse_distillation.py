@@ -18,7 +18,7 @@ from anomalib.visualization import Visualizer
 from torch import nn
 
 from xray_anomalib.models.baselines.base import XrayBaselineMixin, backbone_pre_processor, baseline_construction
-from xray_anomalib.models.components.feature_decoder import MirrorDecoder, OneClassBottleneck
+from xray_anomalib.models.components.feature_decoder import MirrorDecoder, OneClassBottleneck, check_divisible_size
 
 RESNET_DECODERS = frozenset(
     {
@@ -62,8 +62,20 @@ class CnnReverseDistillationModel(ReverseDistillationModel):
     ) -> None:
         if backbone in RESNET_DECODERS:
             super().__init__(backbone, input_size, layers, anomaly_map_mode, pre_trained)
-            return
-        nn.Module.__init__(self)  # anomalib's constructor has no decoder for the backbone; its parts are built here
+        else:
+            self._build_on_any_cnn(backbone, input_size, layers, anomaly_map_mode, pre_trained)
+        check_divisible_size(input_size, self.encoder.reductions, backbone)
+
+    def _build_on_any_cnn(
+        self,
+        backbone: str,
+        input_size: tuple[int, int],
+        layers: Sequence[str],
+        anomaly_map_mode: AnomalyMapGenerationMode,
+        pre_trained: bool,
+    ) -> None:
+        """Build anomalib's parts here, with the bottleneck and decoder made from the encoder's stages."""
+        nn.Module.__init__(self)  # anomalib's constructor has no decoder for the backbone
         self.tiler = None
         self.encoder = TimmFeatureExtractor(backbone=backbone, pre_trained=pre_trained, layers=layers)
         channels, strides = self.encoder.out_dims, self.encoder.reductions

@@ -25,6 +25,27 @@ def halvings(from_stride: int, to_stride: int) -> int:
     return ratio.bit_length() - 1
 
 
+def embedding_stride(strides: Sequence[int]) -> int:
+    """Stride of the bottleneck's embedding: twice the coarsest stage's."""
+    return 2 * max(strides)
+
+
+def check_divisible_size(input_size: Sequence[int], strides: Sequence[int], backbone: str) -> None:
+    """Refuse an input whose sides the embedding's stride does not divide: rebuilt and encoded features would differ.
+
+    Raises:
+        ValueError: Naming the backbone, the size and the multiple it needs.
+    """
+    stride = embedding_stride(strides)
+    if any(side % stride for side in input_size):
+        height, width = input_size
+        msg = (
+            f"Reverse Distillation on {backbone} embeds its stages at stride {stride}: image_size must be a multiple "
+            f"of {stride} px, got {height} x {width} px"
+        )
+        raise ValueError(msg)
+
+
 class OneClassBottleneck(nn.Module):
     """Fuses the encoder's stages into one embedding at twice the coarsest stage's stride.
 
@@ -39,7 +60,7 @@ class OneClassBottleneck(nn.Module):
 
     def __init__(self, channels: Sequence[int], strides: Sequence[int], embedding_channels: int) -> None:
         super().__init__()
-        self.stride = 2 * max(strides)
+        self.stride = embedding_stride(strides)
         self.paths = nn.ModuleList(
             nn.Sequential(
                 *(
