@@ -9,7 +9,7 @@ from xray_anomalib.models.components.feature_decoder import MirrorDecoder, OneCl
 def test_the_decoder_rebuilds_every_stage_at_its_size_from_one_coarse_embedding() -> None:
     channels, strides = [8, 16, 32], [2, 4, 16]  # a stage may skip a stride
     bottleneck = OneClassBottleneck(channels, strides, embedding_channels=24)
-    decoder = MirrorDecoder(channels, strides, embedding_channels=24, embedding_stride=bottleneck.stride)
+    decoder = MirrorDecoder(channels, strides, embedding_channels=24)
     embedding = bottleneck(
         [torch.rand(2, width, 64 // stride, 64 // stride) for width, stride in zip(channels, strides, strict=True)]
     )

@@ -80,10 +80,9 @@ class CnnReverseDistillationModel(ReverseDistillationModel):
         self.encoder = TimmFeatureExtractor(backbone=backbone, pre_trained=pre_trained, layers=layers)
         channels, strides = self.encoder.out_dims, self.encoder.reductions
         embedding_channels = 2 * max(channels)
-        bottleneck = OneClassBottleneck(channels, strides, embedding_channels)
         # anomalib annotates its ResNet bottleneck and decoder; its forward only calls them
-        self.bottleneck = bottleneck  # type: ignore[assignment]
-        self.decoder = MirrorDecoder(channels, strides, embedding_channels, bottleneck.stride)  # type: ignore[assignment]
+        self.bottleneck = OneClassBottleneck(channels, strides, embedding_channels)  # type: ignore[assignment]
+        self.decoder = MirrorDecoder(channels, strides, embedding_channels)  # type: ignore[assignment]
         self.anomaly_map_generator = AnomalyMapGenerator(image_size=input_size, mode=anomaly_map_mode)
 
 

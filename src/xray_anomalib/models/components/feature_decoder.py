@@ -8,7 +8,8 @@ channels and strides alone, so any timm CNN (the packaged EfficientNet-Lite0, sa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -46,6 +47,13 @@ def check_divisible_size(input_size: Sequence[int], strides: Sequence[int], back
         raise ValueError(msg)
 
 
+def resampling_chain(
+    block: Callable[[int, int], nn.Module], in_channels: int, out_channels: int, count: int
+) -> list[nn.Module]:
+    """``count`` blocks, each halving or doubling the size: the first from ``in_channels``, all to ``out_channels``."""
+    return [block(in_channels if step == 0 else out_channels, out_channels) for step in range(count)]
+
+
 class OneClassBottleneck(nn.Module):
     """Fuses the encoder's stages into one embedding at twice the coarsest stage's stride.
 
@@ -60,14 +68,9 @@ class OneClassBottleneck(nn.Module):
 
     def __init__(self, channels: Sequence[int], strides: Sequence[int], embedding_channels: int) -> None:
         super().__init__()
-        self.stride = embedding_stride(strides)
+        halve, coarsest = partial(conv_block, kernel_size=4, stride=2), embedding_stride(strides)
         self.paths = nn.ModuleList(
-            nn.Sequential(
-                *(
-                    conv_block(stage_channels if step == 0 else embedding_channels, embedding_channels, 4, 2)
-                    for step in range(halvings(stride, self.stride))
-                )
-            )
+            nn.Sequential(*resampling_chain(halve, stage_channels, embedding_channels, halvings(stride, coarsest)))
             for stage_channels, stride in zip(channels, strides, strict=True)
         )
         self.fuse = nn.Sequential(
@@ -91,22 +94,16 @@ class MirrorDecoder(nn.Module):
         channels: Channels of the encoder's stages, finest first.
         strides: Strides of the encoder's stages, finest first.
         embedding_channels: Channels of the bottleneck's embedding.
-        embedding_stride: Stride of the bottleneck's embedding.
     """
 
-    def __init__(
-        self, channels: Sequence[int], strides: Sequence[int], embedding_channels: int, embedding_stride: int
-    ) -> None:
+    def __init__(self, channels: Sequence[int], strides: Sequence[int], embedding_channels: int) -> None:
         super().__init__()
         self.stages = nn.ModuleList()
         self.outputs = nn.ModuleList()
-        previous_channels, previous_stride = embedding_channels, embedding_stride
+        previous_channels, previous_stride = embedding_channels, embedding_stride(strides)
         for stage_channels, stride in zip(channels[::-1], strides[::-1], strict=True):
             width = 2 * stage_channels
-            ups = [
-                up_block(previous_channels if step == 0 else width, width)
-                for step in range(halvings(stride, previous_stride))
-            ]
+            ups = resampling_chain(up_block, previous_channels, width, halvings(stride, previous_stride))
             self.stages.append(nn.Sequential(*ups, conv_block(width, width)))
             self.outputs.append(nn.Conv2d(width, stage_channels, 3, padding=1))
             previous_channels, previous_stride = width, stride
