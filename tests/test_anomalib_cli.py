@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from films import copy_fracatlas
 
 from xray_anomalib.models.components.model_card import CARD_MARKDOWN, ModelCard
 
@@ -148,6 +149,29 @@ def test_the_same_config_trains_the_same_model_twice(
     assert states[0].keys() == states[1].keys()
     for key, value in states[0].items():
         torch.testing.assert_close(states[1][key], value, msg=f"{name}: {key} differs between two runs")
+
+
+@pytest.mark.slow
+def test_fracatlas_ensemble_config_combines_what_its_members_configs_leave(
+    fracatlas_root: Path, tmp_path: Path
+) -> None:
+    """The three FracAtlas commands of configs/fracatlas_ensemble.yaml, run as written (default root, member paths)."""
+    copy_fracatlas(fracatlas_root, tmp_path / "datasets", fractured=24, normal=48)  # datasets/FracAtlas, the default
+    small = ["--data.init_args.image_size", "64", "--model.init_args.image_size", "64"]
+    for member in ("fracatlas_reverse_distillation", "fracatlas_patchcore"):
+        _anomalib(
+            "train",
+            "--config",
+            str(REPO / "configs" / f"{member}.yaml"),
+            *small,
+            "--trainer.max_epochs",
+            "1",
+            cwd=tmp_path,
+        )
+    output = _anomalib("train", "--config", str(REPO / "configs" / "fracatlas_ensemble.yaml"), *small, cwd=tmp_path)
+    for name in ("image_AUROC", "pixel_AUROC_in_body", "pixel_peak_hit"):
+        assert name in output, name
+    assert len(list((tmp_path / "results" / "ModelEnsemble").rglob("model.ckpt"))) == 1
 
 
 @pytest.mark.slow

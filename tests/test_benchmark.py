@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from xray_anomalib.benchmark import BenchmarkConfig, BenchmarkConfigError
+from xray_anomalib.benchmark.report import TICK_LABEL_WIDTH, wrapped_label
 from xray_anomalib.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,3 +189,12 @@ def test_shipped_benchmark_configs_are_valid_and_build_their_models(name: str) -
         resnet = str(model.init_args.get("backbone", "")).startswith(("resnet", "wide_resnet"))
         args = {**model.init_args, "pre_trained": False} if resnet else model.init_args  # ResNets would download
         build_model(model.name, image_size=size, **args)
+
+
+def test_bar_chart_labels_break_after_underscores_within_their_width() -> None:
+    label = "reverse_distillation_lite0_body_20_epochs"
+    lines = wrapped_label(label).split("\n")
+    assert "".join(lines) == label and len(lines) > 1
+    assert all(len(line) <= TICK_LABEL_WIDTH for line in lines)
+    assert all(line.endswith("_") for line in lines[:-1])
+    assert wrapped_label("cae") == "cae"

@@ -10,7 +10,7 @@ from xray_anomalib.utils.class_path import import_class
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("configs/gpu/*.yaml")])
-NEEDS_TRAINED_MEMBERS = {"ensemble.yaml"}
+NEEDS_TRAINED_MEMBERS = {"ensemble.yaml", "fracatlas_ensemble.yaml"}
 """Configs whose model loads other runs' checkpoints: their arguments are checked, the model is not built."""
 
 

@@ -20,6 +20,9 @@ from xray_anomalib.metrics.intervals import (
 from xray_anomalib.metrics.operating_points import SENSITIVITY_TARGETS, SPECIFICITY_TARGETS, percent
 from xray_anomalib.registry import BASELINES
 
+TICK_LABEL_WIDTH = 18
+"""Characters a line of a bar chart's model label holds (the labels of neighbouring bars must not run together)."""
+
 DETAILS = [
     "val_image_auroc",
     "val_pixel_auroc_in_body",
@@ -68,6 +71,22 @@ def details(results: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def wrapped_label(label: str, width: int = TICK_LABEL_WIDTH) -> str:
+    """``label`` broken after underscores into lines of at most ``width`` characters, a line's final underscore counted.
+
+    A part longer than ``width`` keeps a line of its own.
+    """
+    lines = [""]
+    for part in label.split("_"):
+        joined = f"{lines[-1]}_{part}" if lines[-1] else part
+        if len(joined) < width or not lines[-1]:
+            lines[-1] = joined
+        else:
+            lines[-1] += "_"
+            lines.append(part)
+    return "\n".join(lines)
+
+
 def bar_chart(results: pd.DataFrame, config: BenchmarkConfig, path: Path) -> None:
     """Mean image AUROC per model and score, one bar per variant, standard deviation over seeds as error bars."""
     done = results[results["status"] == "ok"]
@@ -83,7 +102,8 @@ def bar_chart(results: pd.DataFrame, config: BenchmarkConfig, path: Path) -> Non
         positions = [i + (offset - (len(variants) - 1) / 2) * width for i in range(len(entries))]
         axis.bar(positions, means, width, yerr=stds, capsize=2, label=variant)
     axis.axhline(0.5, color="gray", linestyle="--", linewidth=1)
-    axis.set_xticks(range(len(entries)), [f"{model}\n{score}" for model, score in entries], fontsize=7)
+    labels = [f"{wrapped_label(model)}\n{score}" for model, score in entries]
+    axis.set_xticks(range(len(entries)), labels, fontsize=7)
     axis.set_ylabel("test image AUROC")
     axis.set_ylim(0, 1)
     axis.set_title(f"{config.name}\nimage AUROC, mean ± std over seeds", fontsize=10)
