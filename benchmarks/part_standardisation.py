@@ -26,7 +26,7 @@ from grid_runs import runs_or_exit
 from sklearn.metrics import roc_auc_score
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
-from xray_anomalib.benchmark.evaluation import DEFAULT_SCORE, score_films
+from xray_anomalib.benchmark.evaluation import DEFAULT_SCORE, score_films, score_names
 from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for
 from xray_anomalib.deploy.backends import load_checkpoint
 
@@ -78,16 +78,16 @@ def main() -> None:
     for seed in args.seeds:
         for run in runs_or_exit(parser, config, args.variant, seed, args.models):
             model, _ = load_checkpoint(checkpoint_of(run, config))
+            if args.score not in score_names(model):
+                parser.error(f"{run.run_id} has no score {args.score!r}; it has {list(score_names(model))}")
             datamodule = datamodule_for(config, run.variant, seed, config.image_size_of(run.model))
+            if datamodule.preprocessing is None:
+                parser.error(f"{run.run_id}: without preprocessing no body part is known to fill the film")
             datamodule.setup()
             with torch.no_grad():
                 films = score_films(model.eval(), datamodule, split="val").films
-            if datamodule.preprocessing is None:
-                parser.error(f"{run.run_id}: without preprocessing no body part is known to fill the film")
             fills = datamodule.val_data.samples["body_part"].map(datamodule.preprocessing.body_fills_film)
             kinds = fills.map(KINDS).to_numpy()
-            if args.score not in films:
-                parser.error(f"{run.run_id} has no score {args.score!r}; it has {list(films.columns[3:])}")
             scores, labels = films[args.score].to_numpy(float), films["label"].to_numpy()
             within = {
                 f"within: {kind}": roc_auc_score(labels[kinds == kind], scores[kinds == kind])
