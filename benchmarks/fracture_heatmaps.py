@@ -2,11 +2,13 @@
 
 Loads the checkpoints of one variant and seed of a benchmark grid (``xray-anomalib benchmark``) and draws:
 
-- ``<out>_fractures.png``: fractured test films with the fracture outlined, then each model's anomaly map (scaled
-  to its own maximum over the body), its peak inside the body marked (cyan: on the fracture, red: off it);
+- ``<out>_fractures.png``: fractured test films (spread over the test films, or those ``--named``) with the fracture
+  outlined, then each model's anomaly map (scaled to its own maximum over the body), its peak inside the body marked
+  (cyan: on the fracture, red: off it);
 - ``<out>_top.png``: each model's most anomalous test films, with their label.
 
     python benchmarks/fracture_heatmaps.py --variant full+whole --seed 0 --out docs/images/fracatlas
+    python benchmarks/fracture_heatmaps.py ... --named IMG0002562 IMG0002563 IMG0002589
 """
 
 from __future__ import annotations
@@ -34,15 +36,29 @@ def _outlined(film: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return picture
 
 
-def _test_films(config: BenchmarkConfig, variant: VariantConfig, seed: int, size: int) -> tuple[torch.Tensor, ...]:
-    """The test films of the variant and seed at ``size``: images, body masks, fracture masks and labels."""
+def _test_films(config: BenchmarkConfig, variant: VariantConfig, seed: int, size: int) -> tuple:
+    """The test films of the variant and seed at ``size``: images, body masks, fracture masks, labels, file stems."""
     datamodule = datamodule_for(config, variant, seed, size)
     datamodule.setup()
     batches = list(datamodule.test_dataloader())
     image = torch.cat([batch.image for batch in batches])
     hand = torch.cat([batch.hand_mask for batch in batches]).unsqueeze(1).float()
     truth = torch.cat([batch.gt_mask for batch in batches]).bool()
-    return image, hand, truth, torch.cat([batch.gt_label for batch in batches])
+    samples = datamodule.test_data.samples
+    names = [Path(path).stem for path in samples.get("film_path", samples["image_path"])]
+    return image, hand, truth, torch.cat([batch.gt_label for batch in batches]), names
+
+
+def _chosen_films(names: list[str], named: list[str], truth: torch.Tensor, count: int) -> list[int]:
+    """Indices of the films ``named`` (each must be a test film), else ``count`` fractured films spread evenly."""
+    if named:
+        missing = sorted(set(named) - set(names))
+        if missing:
+            msg = f"not test films of this variant and seed: {missing}"
+            raise SystemExit(msg)
+        return [names.index(name) for name in named]
+    fractured = torch.nonzero(truth.flatten(1).any(dim=1)).flatten()
+    return fractured[:: max(1, len(fractured) // count)][:count].tolist()
 
 
 def _scored(
@@ -64,6 +80,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=["cae", "vae", "padim", "patchcore"])
     parser.add_argument("--films", type=int, default=6)
+    parser.add_argument("--named", nargs="+", default=[], help="file stems of test films to draw (e.g. IMG0002562)")
     parser.add_argument("--out", type=Path, default=Path("docs/images/fracatlas"))
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
@@ -80,15 +97,14 @@ def main() -> None:
         score = run.model.scores[0] if run.model.scores else own
         name, scores, maps = _scored(model, score, *films[size][:2])
         scored[f"{run.model.display} {name}"] = (scores, maps)
-    image, hand, truth, labels = films[config.image_size_of(runs[0].model)]  # drawn at the first model's size
+    image, hand, truth, labels, names = films[config.image_size_of(runs[0].model)]  # drawn at the first model's size
     for title, (scores, maps) in scored.items():
         maps = torch.nn.functional.interpolate(maps[:, None], size=image.shape[-2:], mode="bilinear")[:, 0]
         scored[title] = (scores, maps.masked_fill(hand[:, 0] == 0, float("-inf")))
-    fractured = torch.nonzero(truth.flatten(1).any(dim=1)).flatten()[:: max(1, int(labels.sum()) // args.films)]
-    fractured = fractured[: args.films]
-    figure = Figure(figsize=(2.0 * (len(scored) + 1), 2.1 * len(fractured)))
-    axes = figure.subplots(len(fractured), len(scored) + 1, squeeze=False)
-    for row, index in enumerate(fractured.tolist()):
+    chosen = _chosen_films(names, args.named, truth, args.films)
+    figure = Figure(figsize=(2.0 * (len(scored) + 1), 2.1 * len(chosen)))
+    axes = figure.subplots(len(chosen), len(scored) + 1, squeeze=False)
+    for row, index in enumerate(chosen):
         axes[row, 0].imshow(_outlined(image[index, 0].numpy(), truth[index].numpy()))
         axes[0, 0].set_title("film, fracture", fontsize=7)
         for column, (title, (_, maps)) in enumerate(scored.items(), start=1):

@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import DEFAULT_SCORE, score_films, score_names
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_of
 from xray_anomalib.deploy.backends import load_checkpoint
 
 KINDS = {True: "fills the film", False: "limb"}
@@ -80,7 +80,7 @@ def main() -> None:
             model, _ = load_checkpoint(checkpoint_of(run, config))
             if args.score not in score_names(model):
                 parser.error(f"{run.run_id} has no score {args.score!r}; it has {list(score_names(model))}")
-            datamodule = datamodule_for(config, run.variant, seed, config.image_size_of(run.model))
+            datamodule = datamodule_of(run, config)
             if datamodule.preprocessing is None:
                 parser.error(f"{run.run_id}: without preprocessing no body part is known to fill the film")
             datamodule.setup()

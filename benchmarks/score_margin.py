@@ -27,7 +27,7 @@ from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.runner import (
     Run,
     checkpoint_of,
-    datamodule_for,
+    datamodule_of,
     grid,
     recorded_result,
 )
@@ -40,7 +40,7 @@ def squared_errors(run: Run, config: BenchmarkConfig) -> dict[str, tuple[torch.T
     checkpoint = checkpoint_of(run, config)
     module = get_model_spec(run.model.name).load().load_from_checkpoint(checkpoint, map_location="cpu").eval()
     module.model.mask_margin = 0
-    datamodule = datamodule_for(config, run.variant, run.seed, config.image_size_of(run.model))
+    datamodule = datamodule_of(run, config)
     datamodule.prepare_data()
     datamodule.setup()
     splits = {}

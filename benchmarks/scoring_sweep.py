@@ -4,7 +4,8 @@ PatchCore's local scale (``local_scale_neighbors``) is computed from its memory 
 baseline's score in the body (``score_in_body``, ``mask_margin``: PatchCore, PaDiM, DFM, STFPM, FastFlow) from its
 map, so every choice of them can be read from one trained model: this loads the checkpoints of a finished grid's runs of
 one model (``xray-anomalib benchmark``), sets a PatchCore run's local scale for every ``--neighbours`` value (0:
-none; without the option each run keeps its own) and the score for every ``--body-margins`` value (``off``:
+none; without the option each run keeps its own), its map's smoothing for every ``--map-sigmas`` value (pixels;
+anomalib's is 4) and the score for every ``--body-margins`` value (``off``:
 anomalib's score over the whole square; a margin: the map's peak over the body less that many pixels), and scores
 the **validation** films with the benchmark's own evaluation (image AUROC, pixel AUROC inside the body, AUPRO, peak
 on the anomaly). Test films are not read. Prints one Markdown row per run and setting, then the mean over the seeds:
@@ -13,6 +14,9 @@ on the anomaly). Test films are not read. Prints one Markdown row per run and se
         --variant full+whole+fill --seeds 0 1 2 --model patchcore_bank1pc --neighbours 0 1 3 5 10 20
     python benchmarks/scoring_sweep.py --config configs/benchmark/fracatlas_local_scale.yaml \
         --variant full+whole+fill --seeds 0 1 2 --model patchcore_bank1pc_scaled --body-margins off 0 4 8 12 16
+    python benchmarks/scoring_sweep.py --config configs/benchmark/fracatlas_reverse_distillation_epochs.yaml \
+        --variant full+whole+fill --seeds 0 1 2 --model patchcore_bank1pc_scaled_body --body-margins 4 \
+        --map-sigmas 1 2 4
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from grid_runs import runs_or_exit
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import score_films
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_for
+from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_of
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.deploy.backends import load_checkpoint
 from xray_anomalib.models.baselines import Patchcore
@@ -51,19 +55,29 @@ def body_margin(text: str) -> int | None:
 
 
 def validation_figures(
-    model: AnomalibModule, datamodule: XrayDataModule, neighbours: list[int] | None, body_margins: list[int | None]
+    model: AnomalibModule,
+    datamodule: XrayDataModule,
+    neighbours: list[int] | None,
+    body_margins: list[int | None],
+    map_sigmas: list[int] | None,
 ) -> pd.DataFrame:
-    """The validation figures of ``model`` for each local scale (``None``: as trained) and body margin, a row each."""
+    """The validation figures of ``model``, a row for each local scale, map smoothing and body margin.
+
+    A ``None`` local scale or smoothing leaves the model's as trained.
+    """
     rows = []
-    for count, margin in itertools.product(neighbours or [None], body_margins):
+    for count, sigma, margin in itertools.product(neighbours or [None], map_sigmas or [None], body_margins):
         if count is not None:
             bank = model.model.memory_bank
             model.model.local_scale = kth_neighbour_distance(bank, count) if count else torch.empty(0)
+        if sigma is not None:
+            model.smooth_maps(sigma)
         model.restrict_to_body(margin is not None, margin or 0)
         metrics = score_films(model, datamodule, split="val").metrics.iloc[0]
         rows.append(
             {
                 "neighbours": TRAINED if count is None else str(count),
+                "map_sigma": TRAINED if sigma is None else str(sigma),
                 "body_margin": OFF if margin is None else str(margin),
                 **{column: metrics[column] for column in COLUMNS},
             }
@@ -81,6 +95,7 @@ def main() -> None:
         "--model", required=True, help="label of a PatchCore, PaDiM, DFM, STFPM or FastFlow entry of the grid"
     )
     parser.add_argument("--neighbours", type=int, nargs="+", help="PatchCore's local scale (0: none)")
+    parser.add_argument("--map-sigmas", type=int, nargs="+", help="PatchCore's map smoothing, pixels")
     parser.add_argument(
         "--body-margins",
         type=body_margin,
@@ -94,16 +109,18 @@ def main() -> None:
     for seed in args.seeds:
         (run,) = runs_or_exit(parser, config, args.variant, seed, [args.model])
         model, _ = load_checkpoint(checkpoint_of(run, config))
-        if not isinstance(model, BodyScoreMixin) or (args.neighbours and not isinstance(model, Patchcore)):
+        patchcore_only = args.neighbours or args.map_sigmas
+        if not isinstance(model, BodyScoreMixin) or (patchcore_only and not isinstance(model, Patchcore)):
             parser.error(f"{args.model} is a {type(model).__name__}; the sweep's settings are not among its own.")
-        datamodule = datamodule_for(config, run.variant, seed, config.image_size_of(run.model))
+        datamodule = datamodule_of(run, config)
         datamodule.setup()
         with torch.no_grad():
-            figures = validation_figures(model.eval(), datamodule, args.neighbours, args.body_margins)
+            figures = validation_figures(model.eval(), datamodule, args.neighbours, args.body_margins, args.map_sigmas)
         tables.append(figures.assign(seed=str(seed)))
     figures = pd.concat(tables)
     print(figures.to_markdown(index=False, floatfmt=".3f"))
-    print(figures.groupby(["neighbours", "body_margin"], sort=False)[COLUMNS].mean().to_markdown(floatfmt=".3f"))
+    settings = ["neighbours", "map_sigma", "body_margin"]
+    print(figures.groupby(settings, sort=False)[COLUMNS].mean().to_markdown(floatfmt=".3f"))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import torch
 from anomalib.engine import Engine
 
 from xray_anomalib.data import Mura
-from xray_anomalib.models.baselines import Dfm, Padim, Patchcore
+from xray_anomalib.models.baselines import Dfm, Padim, Patchcore, ReverseDistillation
 from xray_anomalib.models.components.backbone import BackboneWeightsError
 
 
@@ -51,3 +51,32 @@ def test_dfm_scores_each_film_on_its_own(full_datamodule: Callable[..., Mura], t
         torch.cat([item.pred_score.reshape(-1) for item in alone]), together.pred_score.reshape(-1)
     )
     torch.testing.assert_close(torch.cat([item.anomaly_map for item in alone]), together.anomaly_map)
+
+
+def _peak_width(anomaly_map: torch.Tensor) -> int:
+    """Pixels of the map's middle row above half its maximum."""
+    row = anomaly_map.reshape(anomaly_map.shape[-2:])[anomaly_map.shape[-2] // 2]
+    return int((row > row.max() / 2).sum())
+
+
+def test_map_sigma_narrows_the_peak_of_a_single_hot_patch() -> None:
+    patch_scores = torch.zeros(1, 1, 16, 16)
+    patch_scores[..., 8, 8] = 1.0  # one anomalous patch
+    widths = {}
+    for sigma in (1, 4):
+        model = Patchcore(backbone="resnet18", layers=["layer2"], pre_trained=False, map_sigma=sigma, image_size=64)
+        widths[sigma] = _peak_width(model.model.anomaly_map_generator(patch_scores, (64, 64)))
+    assert widths[1] < widths[4]
+    distillation = ReverseDistillation(
+        backbone="resnet18", pre_trained=False, anomaly_map_mode="multiply", map_sigma=1, image_size=64
+    )
+    generator = distillation.model.anomaly_map_generator
+    assert generator.sigma == 1 and generator.mode == "multiply"
+    assert distillation.hparams["map_sigma"] == 1  # saved with the checkpoint, restored on loading
+
+
+@pytest.mark.parametrize("model_class", [Patchcore, ReverseDistillation])
+@pytest.mark.parametrize("sigma", [0, 1.5, True])
+def test_map_sigma_below_a_pixel_or_fractional_is_refused(model_class: type, sigma: object) -> None:
+    with pytest.raises(ValueError, match=r"map_sigma must be a whole number of pixels, 1 or more"):
+        model_class(backbone="resnet18", pre_trained=False, map_sigma=sigma, image_size=64)

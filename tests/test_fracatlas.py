@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xray_anomalib.data import CocoError, FracAtlas, read_fracatlas_index
+from xray_anomalib.data import CocoError, FracAtlas, read_fracatlas_index, read_metal_review
 from xray_anomalib.data.coco import read_coco_regions
 from xray_anomalib.data.datamodule import DUPLICATES_NAME, MANIFEST_NAME
 from xray_anomalib.data.fracatlas import FRACATLAS_COCO
@@ -31,6 +31,34 @@ def test_index_counts_the_published_films(fracatlas_root: Path) -> None:
         read_fracatlas_index(fracatlas_root, body_parts="hand")
     with pytest.raises(MuraLayoutError, match="Unknown FracAtlas body part"):
         read_fracatlas_index(fracatlas_root, body_parts="knee")
+
+
+def test_metal_review_lists_unflagged_films_of_this_copy(fracatlas_root: Path) -> None:
+    review = read_metal_review()
+    table = pd.read_csv(fracatlas_root / "dataset.csv").set_index("image_id")
+    assert review["image_id"].is_unique and set(review["metal"]) == {"in_body", "on_body"}
+    assert set(review["image_id"]) <= set(table.index)
+    listed = table.loc[review["image_id"]]
+    assert (listed["hardware"] == 0).all()  # the review lists what the flag misses
+    assert (listed["fractured"].to_numpy() == review["fractured"].to_numpy()).all()
+    assert (review["what"].str.len() > 0).all()
+
+
+def test_reviewed_metal_leaves_out_the_listed_films(fracatlas_root: Path) -> None:
+    def film_names(index: pd.DataFrame) -> set[str]:
+        return set(index["rel_path"].map(lambda rel: Path(rel).name))
+
+    review = read_metal_review()
+    kept = read_fracatlas_index(fracatlas_root, implants="exclude")
+    without_implants = read_fracatlas_index(fracatlas_root, implants="exclude", reviewed_metal="exclude_in_body")
+    without_metal = read_fracatlas_index(fracatlas_root, implants="exclude", reviewed_metal="exclude")
+    assert film_names(kept) - film_names(without_implants) == set(review.loc[review["metal"] == "in_body", "image_id"])
+    assert film_names(kept) - film_names(without_metal) == set(review["image_id"])
+    assert kept["study_label"].sum() - without_metal["study_label"].sum() == review["fractured"].sum()
+    with pytest.raises(ValueError, match="not a valid ReviewedMetal"):
+        read_fracatlas_index(fracatlas_root, reviewed_metal="some")
+    datamodule = FracAtlas(root=fracatlas_root, implants="exclude", reviewed_metal="exclude_in_body")
+    assert datamodule.category == "all_no_implants_no_metal_in_body"
 
 
 def test_datamodule_masks_every_fracture_and_counts_copies_once(fracatlas_root: Path, tmp_path: Path) -> None:

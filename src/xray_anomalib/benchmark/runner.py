@@ -104,6 +104,11 @@ def datamodule_for(config: BenchmarkConfig, variant: VariantConfig, seed: int, i
     )
 
 
+def datamodule_of(run: Run, config: BenchmarkConfig) -> XrayDataModule:
+    """The dataset a run trains and is scored on: :func:`datamodule_for` its variant, seed and model's image size."""
+    return datamodule_for(config, run.variant, run.seed, config.image_size_of(run.model))
+
+
 def member_runs(run: Run, config: BenchmarkConfig) -> list[Run]:
     """The runs an ensemble (any model built from trained models) combines; none for other models.
 
@@ -153,7 +158,7 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     """
     seed_everything(run.seed)
     image_size = config.image_size_of(run.model)
-    datamodule = datamodule_for(config, run.variant, run.seed, image_size)
+    datamodule = datamodule_of(run, config)
     seeded = {"seed": run.seed} if "seed" in inspect.signature(get_model_spec(run.model.name).load()).parameters else {}
     init_args, members_seconds = resolved_init_args(run, config)
     model = build_model(run.model.name, **{"image_size": image_size, **seeded, **init_args})

@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from xray_anomalib.data.coco import CocoError
-from xray_anomalib.data.fracatlas import Implants, read_fracatlas_index
+from xray_anomalib.data.fracatlas import Implants, ReviewedMetal, read_fracatlas_index, read_metal_review
 from xray_anomalib.data.labelled import read_labelled_index
 from xray_anomalib.data.mura import BODY_PARTS, MuraLayoutError, read_mura_index
 from xray_anomalib.data.split import SplitError, SplitMode, patient_wise_split, read_manifest, write_manifest
@@ -50,6 +50,7 @@ __all__ = [
     "Mura",
     "MuraDataset",
     "MuraLayoutError",
+    "ReviewedMetal",
     "SplitError",
     "SplitMode",
     "XrayBatch",
@@ -59,6 +60,7 @@ __all__ = [
     "read_fracatlas_index",
     "read_labelled_index",
     "read_manifest",
+    "read_metal_review",
     "read_mura_index",
     "write_manifest",
     "write_synthetic_mura",

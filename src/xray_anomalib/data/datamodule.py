@@ -39,6 +39,7 @@ from xray_anomalib.data.fracatlas import (
     FRACATLAS_COCO,
     LABEL_FOLDERS,
     Implants,
+    ReviewedMetal,
     normalise_fracatlas_parts,
     read_fracatlas_index,
 )
@@ -394,6 +395,9 @@ class FracAtlas(XrayDataModule):
         root: The FracAtlas folder (``dataset.csv``, ``images/{Fractured,Non_fractured}/``, ``Annotations/``).
         body_parts: FracAtlas flags to keep (``hand``, ``leg``, ``hip``, ``shoulder``; several, or ``all``).
         implants: Films with implants (``hardware``): ``include``, ``exclude`` or ``only``.
+        reviewed_metal: Films the metal review found metal on without the ``hardware`` flag
+            (:func:`~xray_anomalib.data.fracatlas.read_metal_review`): ``include``, ``exclude_in_body`` (implants)
+            or ``exclude`` (any metal, clothing and jewellery too).
         coco_file: The COCO annotations, relative to ``root`` (FracAtlas' own path by default); ``None`` when the
             file is absent (no pixel truth then).
         **kwargs: The shared settings of :class:`XrayDataModule` (split, image size, preprocessing, batches, ...).
@@ -404,19 +408,28 @@ class FracAtlas(XrayDataModule):
         root: str | Path,
         body_parts: str | Sequence[str] = "all",
         implants: Implants | str = Implants.INCLUDE,
+        reviewed_metal: ReviewedMetal | str = ReviewedMetal.INCLUDE,
         coco_file: str | Path | None = FRACATLAS_COCO,
         **kwargs: Any,
     ) -> None:
         super().__init__(root=root, **kwargs)
         self.body_parts = normalise_fracatlas_parts(body_parts)
         self.implants = Implants(implants)
+        self.reviewed_metal = ReviewedMetal(reviewed_metal)
         self.coco_file = None if coco_file is None else self.root / coco_file
         implant_names = {Implants.INCLUDE: "", Implants.EXCLUDE: "_no_implants", Implants.ONLY: "_implants_only"}
         parts = "all" if self.body_parts == FRACATLAS_BODY_PARTS else "_".join(self.body_parts)
-        self._category = parts + implant_names[self.implants]
+        metal_names = {
+            ReviewedMetal.INCLUDE: "",
+            ReviewedMetal.EXCLUDE_IN_BODY: "_no_metal_in_body",
+            ReviewedMetal.EXCLUDE: "_no_metal",
+        }
+        self._category = parts + implant_names[self.implants] + metal_names[self.reviewed_metal]
 
     def _read_index(self) -> pd.DataFrame:
-        return read_fracatlas_index(self.root, body_parts=self.body_parts, implants=self.implants)
+        return read_fracatlas_index(
+            self.root, body_parts=self.body_parts, implants=self.implants, reviewed_metal=self.reviewed_metal
+        )
 
     def _mask_paths(self, manifest: pd.DataFrame) -> list[str]:
         if self.coco_file is None or not self.coco_file.is_file():

@@ -12,8 +12,15 @@ It has no patient ids: every film is its own patient (and its own study), which 
 columns, several of which may be set on one film (a ``mixed`` film); ``hardware`` marks implants, which occur
 almost only on fractured films, a shortcut a detector can take.
 
+The flag misses some metal. Every leg, hip and shoulder film (1,279) was looked at by eye for metal that
+``hardware`` does not mark; :func:`read_metal_review` returns what was found (``in_body``: implants; ``on_body``:
+clothing fasteners, beads, jewellery, clips, a shield). Lead side markers, on most films, are not listed, and
+small objects may have been missed (200 px contact sheets, then each candidate at 400 px). Films with the ``hand``
+flag were not reviewed.
+
 Example:
     >>> index = read_fracatlas_index("FracAtlas", body_parts=["leg", "hip"], implants="exclude")  # doctest: +SKIP
+    >>> index = read_fracatlas_index("FracAtlas", implants="exclude", reviewed_metal="exclude")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import io
 import logging
 from collections.abc import Iterable
 from enum import Enum
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +42,7 @@ FRACATLAS_BODY_PARTS = ("hand", "leg", "hip", "shoulder")
 FRACATLAS_CSV = "dataset.csv"
 FRACATLAS_COCO = Path("Annotations") / "COCO JSON" / "COCO_fracture_masks.json"
 LABEL_FOLDERS = {1: "Fractured", 0: "Non_fractured"}
+METAL_REVIEW = "fracatlas_metal_review.csv"
 _FLAG_COLUMNS = (*FRACATLAS_BODY_PARTS, "hardware", "fractured")
 
 
@@ -43,6 +52,30 @@ class Implants(str, Enum):
     INCLUDE = "include"
     EXCLUDE = "exclude"
     ONLY = "only"
+
+
+class ReviewedMetal(str, Enum):
+    """Which films the metal review (:func:`read_metal_review`) found metal on are kept."""
+
+    INCLUDE = "include"
+    EXCLUDE_IN_BODY = "exclude_in_body"  # implants the ``hardware`` flag misses
+    EXCLUDE = "exclude"  # any metal the review found, on the body as well as in it
+
+    @property
+    def dropped_kinds(self) -> tuple[str, ...]:
+        """The review's ``metal`` values whose films are dropped."""
+        return {"include": (), "exclude_in_body": ("in_body",), "exclude": ("in_body", "on_body")}[self.value]
+
+
+def read_metal_review() -> pd.DataFrame:
+    """FracAtlas films without the ``hardware`` flag on which a review by eye found metal.
+
+    Returns:
+        One row per film: ``image_id`` (FracAtlas' file name), ``fractured``, ``metal`` (``in_body`` for
+        implants, ``on_body`` for objects on or beside the body) and ``what`` was seen.
+    """
+    text = files("xray_anomalib.data").joinpath(METAL_REVIEW).read_text(encoding="utf-8")
+    return pd.read_csv(io.StringIO(text))
 
 
 def normalise_fracatlas_parts(body_parts: str | Iterable[str]) -> tuple[str, ...]:
@@ -67,6 +100,7 @@ def read_fracatlas_index(
     root: str | Path,
     body_parts: str | Iterable[str] = "all",
     implants: Implants | str = Implants.INCLUDE,
+    reviewed_metal: ReviewedMetal | str = ReviewedMetal.INCLUDE,
 ) -> pd.DataFrame:
     """Index a FracAtlas root: one row per film with its label, body parts and implant flag.
 
@@ -74,6 +108,8 @@ def read_fracatlas_index(
         root: The folder holding ``dataset.csv`` and ``images/``.
         body_parts: Flags to keep (a film is kept when any of them is set), or ``all``.
         implants: Keep films with implants (``include``), drop them (``exclude``) or keep only them (``only``).
+        reviewed_metal: Keep the films the metal review lists (``include``), drop those with implants the flag
+            misses (``exclude_in_body``) or those with any metal it found (``exclude``).
 
     Returns:
         The columns of :data:`~xray_anomalib.data.mura.INDEX_COLUMNS` plus ``hardware`` and ``patient_source``
@@ -103,7 +139,12 @@ def read_fracatlas_index(
         keep &= table["hardware"] == 0
     elif implants is Implants.ONLY:
         keep &= table["hardware"] == 1
-    table = table[keep]
+    review = read_metal_review()
+    metal_films = review.loc[review["metal"].isin(ReviewedMetal(reviewed_metal).dropped_kinds), "image_id"]
+    dropped = table["image_id"].isin(metal_films)
+    if (keep & dropped).any():
+        logger.info("Left out %d FracAtlas film(s) with metal the hardware flag misses.", int((keep & dropped).sum()))
+    table = table[keep & ~dropped]
     if table.empty:
         msg = f"No FracAtlas film of {list(wanted)} with implants '{implants.value}' in {table_path}."
         raise MuraLayoutError(msg)

@@ -27,6 +27,16 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 ProcessorT = TypeVar("ProcessorT", bound=nn.Module | bool)
 
+ANOMALIB_MAP_SIGMA = 4
+"""anomalib's smoothing of PatchCore's and Reverse Distillation's maps (the Gaussian's standard deviation, pixels)."""
+
+
+def check_map_sigma(map_sigma: int) -> None:
+    """Refuse a map smoothing that is not a whole number of pixels, 1 or more."""
+    if isinstance(map_sigma, bool) or not isinstance(map_sigma, int) or map_sigma < 1:
+        msg = f"map_sigma must be a whole number of pixels, 1 or more; got {map_sigma!r}."
+        raise ValueError(msg)
+
 
 def backbone_pre_processor(
     pre_processor: ProcessorT, image_size: int | None, backbone: str

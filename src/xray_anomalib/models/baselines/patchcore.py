@@ -11,11 +11,18 @@ from typing import cast
 import torch
 from anomalib.metrics import Evaluator
 from anomalib.models import Patchcore as AnomalibPatchcore
+from anomalib.models.image.patchcore.anomaly_map import AnomalyMapGenerator
 from anomalib.models.image.patchcore.torch_model import DEFAULT_CHUNK_SIZE, PatchcoreModel
 from anomalib.visualization import Visualizer
 from torch import nn
 
-from xray_anomalib.models.baselines.base import XrayBaselineMixin, backbone_pre_processor, baseline_construction
+from xray_anomalib.models.baselines.base import (
+    ANOMALIB_MAP_SIGMA,
+    XrayBaselineMixin,
+    backbone_pre_processor,
+    baseline_construction,
+    check_map_sigma,
+)
 from xray_anomalib.models.components.coreset import greedy_coreset
 from xray_anomalib.models.components.local_scale import kth_neighbour_distance
 from xray_anomalib.utils.distributed import gather_across_processes
@@ -90,6 +97,7 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
             that distance divided by the bank patch's distance to its k-th nearest bank patch
             (:mod:`~xray_anomalib.models.components.local_scale`), so that rare normal anatomy the bank covers
             sparsely does not outscore unusual patches of common anatomy.
+        map_sigma: Standard deviation, in pixels, of the Gaussian that smooths the patch-score map (anomalib's: 4).
         score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
             mask) instead of anomalib's score over the whole square
             (:mod:`~xray_anomalib.models.components.body_score`).
@@ -115,6 +123,7 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
         num_neighbors: int = 9,
         coreset: str = "fast",
         local_scale_neighbors: int = 0,
+        map_sigma: int = ANOMALIB_MAP_SIGMA,
         score_in_body: bool = False,
         mask_margin: int = 0,
         backbone_weights: str | Path | None = None,
@@ -144,10 +153,16 @@ class Patchcore(XrayBaselineMixin, AnomalibPatchcore):
                 visualizer=visualizer,
             )
         self.model = LocallyScaledPatchcoreModel.adopt(self.model)
+        self.smooth_maps(map_sigma)
         self.seed = seed
         self.coreset = coreset
         self.local_scale_neighbors = local_scale_neighbors
         self.restrict_to_body(score_in_body, mask_margin)
+
+    def smooth_maps(self, map_sigma: int) -> None:
+        """Smooth the patch-score map with a Gaussian of ``map_sigma`` pixels (checked) from now on."""
+        check_map_sigma(map_sigma)
+        self.model.anomaly_map_generator = AnomalyMapGenerator(sigma=map_sigma)
 
     def fit(self) -> None:
         """Keep the coreset of the training patch features as the memory bank, and its local scale when asked."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -17,7 +18,13 @@ from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from torch import nn
 
-from xray_anomalib.models.baselines.base import XrayBaselineMixin, backbone_pre_processor, baseline_construction
+from xray_anomalib.models.baselines.base import (
+    ANOMALIB_MAP_SIGMA,
+    XrayBaselineMixin,
+    backbone_pre_processor,
+    baseline_construction,
+    check_map_sigma,
+)
 from xray_anomalib.models.components.feature_decoder import MirrorDecoder, OneClassBottleneck, check_divisible_size
 
 RESNET_DECODERS = frozenset(
@@ -59,20 +66,18 @@ class CnnReverseDistillationModel(ReverseDistillationModel):
         layers: Sequence[str],
         anomaly_map_mode: AnomalyMapGenerationMode,
         pre_trained: bool = True,
+        map_sigma: int = ANOMALIB_MAP_SIGMA,
     ) -> None:
+        check_map_sigma(map_sigma)
         if backbone in RESNET_DECODERS:
             super().__init__(backbone, input_size, layers, anomaly_map_mode, pre_trained)
         else:
-            self._build_on_any_cnn(backbone, input_size, layers, anomaly_map_mode, pre_trained)
+            self._build_on_any_cnn(backbone, input_size, layers, pre_trained)
         check_divisible_size(input_size, self.encoder.reductions, backbone)
+        self.anomaly_map_generator = AnomalyMapGenerator(image_size=input_size, sigma=map_sigma, mode=anomaly_map_mode)
 
     def _build_on_any_cnn(
-        self,
-        backbone: str,
-        input_size: tuple[int, int],
-        layers: Sequence[str],
-        anomaly_map_mode: AnomalyMapGenerationMode,
-        pre_trained: bool,
+        self, backbone: str, input_size: tuple[int, int], layers: Sequence[str], pre_trained: bool
     ) -> None:
         """Build anomalib's parts here, with the bottleneck and decoder made from the encoder's stages."""
         nn.Module.__init__(self)  # anomalib's constructor has no decoder for the backbone
@@ -83,7 +88,6 @@ class CnnReverseDistillationModel(ReverseDistillationModel):
         # anomalib annotates its ResNet bottleneck and decoder; its forward only calls them
         self.bottleneck = OneClassBottleneck(channels, strides, embedding_channels)  # type: ignore[assignment]
         self.decoder = MirrorDecoder(channels, strides, embedding_channels)  # type: ignore[assignment]
-        self.anomaly_map_generator = AnomalyMapGenerator(image_size=input_size, mode=anomaly_map_mode)
 
 
 class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
@@ -98,6 +102,9 @@ class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
         backbone: timm name of a CNN encoder.
         layers: Encoder stages the decoder rebuilds, finest first.
         anomaly_map_mode: ``add`` or ``multiply`` the stages' maps.
+        map_sigma: Standard deviation, in pixels, of the Gaussian that smooths the map (anomalib's: 4). Thin
+            findings (a fracture line) want little smoothing: the FracAtlas configs take 1 with ``multiply``, chosen
+            on validation films (``benchmarks/map_stages.py``).
         pre_trained: ImageNet weights: from ``backbone_weights`` when given, else the packaged ones, else
             downloaded (needs a network).
         score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
@@ -118,6 +125,7 @@ class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
         backbone: str = "resnet18",
         layers: Sequence[str] = ("layer1", "layer2", "layer3"),
         anomaly_map_mode: AnomalyMapGenerationMode | str = AnomalyMapGenerationMode.ADD,
+        map_sigma: int = ANOMALIB_MAP_SIGMA,
         pre_trained: bool = True,
         score_in_body: bool = False,
         mask_margin: int = 0,
@@ -131,7 +139,9 @@ class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
     ) -> None:
         with (
             baseline_construction(backbone, pre_trained, backbone_weights, seed) as pretrained,
-            mock.patch.object(lightning_model, "ReverseDistillationModel", CnnReverseDistillationModel),
+            mock.patch.object(
+                lightning_model, "ReverseDistillationModel", partial(CnnReverseDistillationModel, map_sigma=map_sigma)
+            ),
         ):
             super().__init__(
                 backbone=backbone,

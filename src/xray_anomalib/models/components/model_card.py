@@ -70,7 +70,7 @@ KNOWN_FAILURES = (
     "Trained on one collection and one scanner population: films of other devices, exposures or body parts than "
     "the training films are out of distribution and score high for that reason alone.",
 )
-DATA_SETTINGS = ("body_parts", "implants", "split_mode", "seed", "image_size", "labels")
+DATA_SETTINGS = ("body_parts", "implants", "reviewed_metal", "split_mode", "seed", "image_size", "labels")
 """Datamodule attributes recorded on the card where the datamodule has them."""
 
 
