@@ -102,9 +102,9 @@ class ReverseDistillation(XrayBaselineMixin, AnomalibReverseDistillation):
         backbone: timm name of a CNN encoder.
         layers: Encoder stages the decoder rebuilds, finest first.
         anomaly_map_mode: ``add`` or ``multiply`` the stages' maps.
-        map_sigma: Standard deviation, in pixels, of the Gaussian that smooths the map (anomalib's: 4). Thin
-            findings (a fracture line) want little smoothing: the FracAtlas configs take 1 with ``multiply``, chosen
-            on validation films (``benchmarks/map_stages.py``).
+        map_sigma: Standard deviation, in pixels, of the Gaussian that smooths the map (anomalib's: 4). The
+            FracAtlas configs keep 4: 1 with ``multiply`` put the peak on more fractures on trained weights, but
+            trained with it the epoch kept mapped worse (``docs/benchmarks.md``, "a sharper map").
         pre_trained: ImageNet weights: from ``backbone_weights`` when given, else the packaged ones, else
             downloaded (needs a network).
         score_in_body: Score a film by its map's peak over the body (the forward and export then take the hand
