@@ -139,14 +139,15 @@ def read_fracatlas_index(
         keep &= table["hardware"] == 0
     elif implants is Implants.ONLY:
         keep &= table["hardware"] == 1
+    metal = ReviewedMetal(reviewed_metal)
     review = read_metal_review()
-    metal_films = review.loc[review["metal"].isin(ReviewedMetal(reviewed_metal).dropped_kinds), "image_id"]
-    dropped = table["image_id"].isin(metal_films)
+    dropped = table["image_id"].isin(review.loc[review["metal"].isin(metal.dropped_kinds), "image_id"])
     if (keep & dropped).any():
         logger.info("Left out %d FracAtlas film(s) with metal the hardware flag misses.", int((keep & dropped).sum()))
     table = table[keep & ~dropped]
     if table.empty:
-        msg = f"No FracAtlas film of {list(wanted)} with implants '{implants.value}' in {table_path}."
+        settings = f"implants '{implants.value}', reviewed metal '{metal.value}'"
+        msg = f"No FracAtlas film of {list(wanted)} with {settings} in {table_path}."
         raise MuraLayoutError(msg)
     stems = table["image_id"].map(lambda name: Path(name).stem)
     rel_paths = [
