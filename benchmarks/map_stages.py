@@ -25,12 +25,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 from anomalib.models.image.reverse_distillation.anomaly_map import AnomalyMapGenerationMode, AnomalyMapGenerator
-from grid_runs import runs_or_exit
+from grid_runs import trained_runs
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import score_films
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_of
-from xray_anomalib.deploy.backends import load_checkpoint
 from xray_anomalib.models.baselines import ReverseDistillation
 
 COLUMNS = ["image_auroc", "pixel_auroc_in_body", "aupro", "peak_hit"]
@@ -75,15 +73,12 @@ def main() -> None:
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
     rows = []
-    for seed in args.seeds:
-        (run,) = runs_or_exit(parser, config, args.variant, seed, [args.model])
-        model, _ = load_checkpoint(checkpoint_of(run, config))
+    for run, model, datamodule in trained_runs(parser, config, args.variant, args.seeds, [args.model]):
         if not isinstance(model, ReverseDistillation):
             parser.error(f"{args.model} is a {type(model).__name__}, not Reverse Distillation")
         stages_trained = len(model.model.encoder.layers)
         if any(index >= stages_trained for stages in args.stages for index in stages):
             parser.error(f"{args.model} has {stages_trained} stages (indices 0 to {stages_trained - 1})")
-        datamodule = datamodule_of(run, config)
         datamodule.setup()
         image_size = model.model.anomaly_map_generator.image_size
         for stages, mode, sigma in itertools.product(args.stages, args.modes, args.sigmas):
@@ -91,9 +86,9 @@ def main() -> None:
                 image_size, sigma, AnomalyMapGenerationMode(mode), stages
             )
             with torch.no_grad():
-                metrics = score_films(model.eval(), datamodule, split=args.split).metrics.iloc[0]
+                metrics = score_films(model, datamodule, split=args.split).metrics.iloc[0]
             setting = {"stages": ",".join(map(str, stages)), "mode": mode, "sigma": sigma}
-            rows.append({"seed": seed, **setting, **{column: metrics[column] for column in COLUMNS}})
+            rows.append({"seed": run.seed, **setting, **{column: metrics[column] for column in COLUMNS}})
     figures = pd.DataFrame(rows)
     print(figures.to_markdown(index=False, floatfmt=".3f"))
     means = figures.drop(columns="seed").groupby(["stages", "mode", "sigma"], sort=False).mean()

@@ -23,13 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from grid_runs import runs_or_exit
+from grid_runs import trained_runs
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import score_films, score_names
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_of
 from xray_anomalib.data import MuraDataset, ReviewedMetal, read_metal_review
-from xray_anomalib.deploy.backends import load_checkpoint
 from xray_anomalib.metrics.intervals import paired_difference
 
 SUBSETS = {
@@ -51,26 +49,23 @@ def run_figures(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tu
     config = BenchmarkConfig.from_yaml(args.config)
     review = read_metal_review()
     rows, scores = [], []
-    for seed in args.seeds:
-        for run in runs_or_exit(parser, config, args.variant, seed, args.models):
-            model, _ = load_checkpoint(checkpoint_of(run, config))
-            score = args.score or score_names(model)[-1]
-            if score not in score_names(model):
-                parser.error(f"{run.run_id} has no score {score!r}; it has {list(score_names(model))}")
-            datamodule = datamodule_of(run, config)
-            datamodule.setup()
-            tested = datamodule.test_data
-            for subset, metal in SUBSETS.items():
-                datamodule.test_data = without_films(
-                    tested, set(review.loc[review["metal"].isin(metal.dropped_kinds), "image_id"])
-                )
-                with torch.no_grad():
-                    scored = score_films(model.eval(), datamodule)
-                figures = scored.metrics.set_index("score").loc[score, METRICS]
-                labels = scored.films["label"]
-                key = {"model": run.model.display, "seed": seed, "subset": subset}
-                rows.append({**key, "normal": int((labels == 0).sum()), "fractured": int(labels.sum()), **figures})
-                scores.append(scored.films[["study_id", "label", score]].rename(columns={score: "score"}).assign(**key))
+    for run, model, datamodule in trained_runs(parser, config, args.variant, args.seeds, args.models):
+        score = args.score or score_names(model)[-1]
+        if score not in score_names(model):
+            parser.error(f"{run.run_id} has no score {score!r}; it has {list(score_names(model))}")
+        datamodule.setup()
+        tested = datamodule.test_data
+        for subset, metal in SUBSETS.items():
+            datamodule.test_data = without_films(
+                tested, set(review.loc[review["metal"].isin(metal.dropped_kinds), "image_id"])
+            )
+            with torch.no_grad():
+                scored = score_films(model, datamodule)
+            figures = scored.metrics.set_index("score").loc[score, METRICS]
+            labels = scored.films["label"]
+            key = {"model": run.model.display, "seed": run.seed, "subset": subset}
+            rows.append({**key, "normal": int((labels == 0).sum()), "fractured": int(labels.sum()), **figures})
+            scores.append(scored.films[["study_id", "label", score]].rename(columns={score: "score"}).assign(**key))
     return pd.DataFrame(rows), pd.concat(scores, ignore_index=True)
 
 

@@ -22,13 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from grid_runs import runs_or_exit
+from grid_runs import trained_runs
 from sklearn.metrics import roc_auc_score
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import DEFAULT_SCORE, score_films, score_names
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_of
-from xray_anomalib.deploy.backends import load_checkpoint
 
 KINDS = {True: "fills the film", False: "limb"}
 
@@ -75,33 +73,29 @@ def main() -> None:
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
     rows = []
-    for seed in args.seeds:
-        for run in runs_or_exit(parser, config, args.variant, seed, args.models):
-            model, _ = load_checkpoint(checkpoint_of(run, config))
-            if args.score not in score_names(model):
-                parser.error(f"{run.run_id} has no score {args.score!r}; it has {list(score_names(model))}")
-            datamodule = datamodule_of(run, config)
-            if datamodule.preprocessing is None:
-                parser.error(f"{run.run_id}: without preprocessing no body part is known to fill the film")
-            datamodule.setup()
-            with torch.no_grad():
-                films = score_films(model.eval(), datamodule, split="val").films
-            fills = datamodule.val_data.samples["body_part"].map(datamodule.preprocessing.body_fills_film)
-            kinds = fills.map(KINDS).to_numpy()
-            scores, labels = films[args.score].to_numpy(float), films["label"].to_numpy()
-            within = {
-                f"within: {kind}": roc_auc_score(labels[kinds == kind], scores[kinds == kind])
-                for kind in KINDS.values()
+    for run, model, datamodule in trained_runs(parser, config, args.variant, args.seeds, args.models):
+        if args.score not in score_names(model):
+            parser.error(f"{run.run_id} has no score {args.score!r}; it has {list(score_names(model))}")
+        if datamodule.preprocessing is None:
+            parser.error(f"{run.run_id}: without preprocessing no body part is known to fill the film")
+        datamodule.setup()
+        with torch.no_grad():
+            films = score_films(model, datamodule, split="val").films
+        fills = datamodule.val_data.samples["body_part"].map(datamodule.preprocessing.body_fills_film)
+        kinds = fills.map(KINDS).to_numpy()
+        scores, labels = films[args.score].to_numpy(float), films["label"].to_numpy()
+        within = {
+            f"within: {kind}": roc_auc_score(labels[kinds == kind], scores[kinds == kind]) for kind in KINDS.values()
+        }
+        rows.append(
+            {
+                "model": run.model.display,
+                "seed": run.seed,
+                "pooled": roc_auc_score(labels, scores),
+                "standardised per kind": cross_fitted_auroc(scores, labels, kinds, args.repeats, run.seed),
+                **within,
             }
-            rows.append(
-                {
-                    "model": run.model.display,
-                    "seed": seed,
-                    "pooled": roc_auc_score(labels, scores),
-                    "standardised per kind": cross_fitted_auroc(scores, labels, kinds, args.repeats, seed),
-                    **within,
-                }
-            )
+        )
     table = pd.DataFrame(rows)
     print(table.to_markdown(index=False, floatfmt=".3f"))
     print(table.drop(columns="seed").groupby("model", sort=False).mean().to_markdown(floatfmt=".3f"))

@@ -28,13 +28,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 from anomalib.models import AnomalibModule
-from grid_runs import runs_or_exit
+from grid_runs import trained_runs
 
 from xray_anomalib.benchmark.config import BenchmarkConfig
 from xray_anomalib.benchmark.evaluation import score_films
-from xray_anomalib.benchmark.runner import checkpoint_of, datamodule_of
 from xray_anomalib.data import XrayDataModule
-from xray_anomalib.deploy.backends import load_checkpoint
 from xray_anomalib.models.baselines import Patchcore
 from xray_anomalib.models.components.body_score import BodyScoreMixin
 from xray_anomalib.models.components.local_scale import kth_neighbour_distance
@@ -106,17 +104,14 @@ def main() -> None:
     args = parser.parse_args()
     config = BenchmarkConfig.from_yaml(args.config)
     tables = []
-    for seed in args.seeds:
-        (run,) = runs_or_exit(parser, config, args.variant, seed, [args.model])
-        model, _ = load_checkpoint(checkpoint_of(run, config))
+    for run, model, datamodule in trained_runs(parser, config, args.variant, args.seeds, [args.model]):
         patchcore_only = args.neighbours or args.map_sigmas
         if not isinstance(model, BodyScoreMixin) or (patchcore_only and not isinstance(model, Patchcore)):
             parser.error(f"{args.model} is a {type(model).__name__}; the sweep's settings are not among its own.")
-        datamodule = datamodule_of(run, config)
         datamodule.setup()
         with torch.no_grad():
-            figures = validation_figures(model.eval(), datamodule, args.neighbours, args.body_margins, args.map_sigmas)
-        tables.append(figures.assign(seed=str(seed)))
+            figures = validation_figures(model, datamodule, args.neighbours, args.body_margins, args.map_sigmas)
+        tables.append(figures.assign(seed=str(run.seed)))
     figures = pd.concat(tables)
     print(figures.to_markdown(index=False, floatfmt=".3f"))
     settings = ["neighbours", "map_sigma", "body_margin"]
