@@ -57,6 +57,8 @@ def test_reviewed_metal_leaves_out_the_listed_films(fracatlas_root: Path) -> Non
     assert kept["study_label"].sum() - without_metal["study_label"].sum() == review["fractured"].sum()
     with pytest.raises(ValueError, match="not a valid ReviewedMetal"):
         read_fracatlas_index(fracatlas_root, reviewed_metal="some")
+    with pytest.raises(ValueError, match="expected one of include, exclude, only"):
+        read_fracatlas_index(fracatlas_root, implants="some")
     datamodule = FracAtlas(root=fracatlas_root, implants="exclude", reviewed_metal="exclude_in_body")
     assert datamodule.category == "all_no_implants_no_metal_in_body"
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterable
-from enum import Enum
 from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
 
 from xray_anomalib.data.mura import INDEX_COLUMNS, MuraLayoutError, read_csv_text
+from xray_anomalib.utils.choices import Choice
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ METAL_REVIEW = "fracatlas_metal_review.csv"
 _FLAG_COLUMNS = (*FRACATLAS_BODY_PARTS, "hardware", "fractured")
 
 
-class Implants(str, Enum):
+class Implants(Choice):
     """Which films with implants (FracAtlas' ``hardware`` flag) are kept."""
 
     INCLUDE = "include"
@@ -54,7 +54,7 @@ class Implants(str, Enum):
     ONLY = "only"
 
 
-class ReviewedMetal(str, Enum):
+class ReviewedMetal(Choice):
     """Which films the metal review (:func:`read_metal_review`) found metal on are kept."""
 
     INCLUDE = "include"

@@ -18,18 +18,19 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from xray_anomalib.utils.choices import Choice
 
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("split", "patient_id", "study_id", "study_label", "body_part", "mura_part", "rel_path")
 OPTIONAL_MANIFEST_COLUMNS = ("patient_source", "hardware")  # written where the collection has them
 
 
-class SplitMode(str, Enum):
+class SplitMode(Choice):
     """How a MURA index is divided into train, validation and test."""
 
     PAPER = "paper"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
 
 import cv2
 import numpy as np
@@ -40,13 +39,14 @@ from xray_anomalib.film_pipeline.steps import (
     segment_whole_film,
     touched_sides,
 )
+from xray_anomalib.utils.choices import Choice
 
 PIPELINE_VERSION = 7  # bump when a step's behaviour changes, so cached results are recomputed
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # film coordinates are crop coordinates
 MAX_HAND_SIDES = 4  # a body mask reaching all four sides of a carrier crop means the crop lies inside the body
 
 
-class Variant(str, Enum):
+class Variant(Choice):
     """How much offline preprocessing is applied."""
 
     RAW = "raw"

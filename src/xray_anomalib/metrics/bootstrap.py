@@ -13,7 +13,6 @@ one of its items is, as the benchmark and ``predict`` score them. Such a metric 
 
 from __future__ import annotations
 
-from enum import Enum
 from functools import lru_cache
 from typing import Any
 
@@ -26,9 +25,10 @@ from torchmetrics.utilities import dim_zero_cat
 from xray_anomalib.metrics.image import IMAGE_FIELDS
 from xray_anomalib.metrics.intervals import Interval, auroc_interval, has_both_classes, operating_point_interval
 from xray_anomalib.metrics.operating_points import percent
+from xray_anomalib.utils.choices import Choice
 
 
-class Part(str, Enum):
+class Part(Choice):
     """Which part of a statistic with its interval a metric gives."""
 
     VALUE = "value"
@@ -36,7 +36,7 @@ class Part(str, Enum):
     HIGH = "high"
 
 
-class Level(str, Enum):
+class Level(Choice):
     """What a statistic counts: the items scored (hand crops), or the films or studies they belong to."""
 
     FILM = "film"

@@ -12,7 +12,6 @@ are per crop; :mod:`xray_anomalib.metrics.bootstrap` gives them per film and per
 from __future__ import annotations
 
 import math
-from enum import Enum
 from typing import Any
 
 import torch
@@ -23,6 +22,7 @@ from torchmetrics.classification import BinarySensitivityAtSpecificity, BinarySp
 from torchmetrics.utilities import dim_zero_cat
 
 from xray_anomalib.metrics.image import IMAGE_FIELDS, both_classes
+from xray_anomalib.utils.choices import Choice
 
 SPECIFICITY_TARGETS = (0.90, 0.95)
 """Specificities at which the sensitivity is reported."""
@@ -30,7 +30,7 @@ SENSITIVITY_TARGETS = (0.95,)
 """Sensitivities at which the specificity is reported."""
 
 
-class ThresholdPolicy(str, Enum):
+class ThresholdPolicy(Choice):
     """How the image threshold is chosen on the validation items."""
 
     SPECIFICITY = "specificity"

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from enum import Enum, StrEnum
+from enum import StrEnum
 
 import torch
 from anomalib.data import InferenceBatch
 from torch import nn
+
+from xray_anomalib.utils.choices import Choice
 
 
 class Score(StrEnum):
@@ -44,7 +46,7 @@ ScoreMap = tuple[torch.Tensor, torch.Tensor]
 """Image scores ``(B,)`` and the anomaly map ``(B, 1, H, W)`` that goes with them."""
 
 
-class CombineMethod(str, Enum):
+class CombineMethod(Choice):
     """How the members of a combined score are put on one scale before they are averaged."""
 
     RANK = "rank"
