@@ -29,7 +29,13 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     data = {**config["data"], "root": str(synthetic_root), "cache_dir": str(tmp_path / "cache")}
     tiny = {"channels": [8, 16], "bottleneck_channels": 16}
     broken = {"name": "cae", "label": "cae_kld", "init_args": tiny, "scores": ["kld"]}
-    second = {"name": "cae", "label": "cae_b", "init_args": {**tiny, "score": "topk", "top_k": 5}}
+    second = {
+        "name": "cae",
+        "label": "cae_b",
+        "init_args": {**tiny, "score": "topk", "top_k": 5},
+        "max_epochs": 3,
+        "kept_by": "val_pixel_AUROC_in_body",
+    }
     ensemble = {"name": "ensemble", "init_args": {"members": ["cae", "cae_b"]}, "scores": ["combined"]}
     models = [*config["models"], second, ensemble, broken]
     path = _config(tmp_path, output=str(output), seeds=[0], data=data, models=models)
@@ -51,6 +57,9 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
     assert "## Intervals and paired comparisons" in report and "vs padim default" in report  # against the baseline
     assert (output / "auroc_bars.png").stat().st_size > 0 and (output / "roc_curves.png").stat().st_size > 0
     assert (output / "manifests" / "seed0" / "split_manifest.csv").is_file()
+    kept_by_map = json.loads((output / "runs" / "cae_b__raw__seed0" / "result.json").read_text())
+    history = [epoch["pixel_AUROC_in_body"] for epoch in kept_by_map["validation_by_epoch"]]
+    assert len(history) == 3 and kept_by_map["kept_epoch"] == history.index(max(history)) + 1  # kept by its figure
     result = next((output / "runs").glob("cae__raw__seed0/result.json"))
     written = result.stat().st_mtime_ns
     assert main(["benchmark", "--config", str(path)]) == 1  # only the failed runs are tried again
@@ -107,6 +116,10 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
         ({"data": {"root": None, "image_size": "big"}}, r"data\.image_size: expected int, got 'big'"),
         ({"data": {"class_path": "xray_anomalib.data.Nope"}}, r"data\.class_path: cannot import"),
         ({"variants": [{"variant": "raw", "equalize": "maybe"}]}, r"variants\[0\]\.equalize: expected bool"),
+        (
+            {"models": [{"name": "cae", "kept_by": "val_loss"}]},
+            r"models\[0\]: 'val_loss' is not a valid KeptBy; expected one of val_image_AUROC, val_pixel_AUROC_in_body",
+        ),
     ],
 )
 def test_config_errors_name_the_problem(tmp_path: Path, changes: dict, message: str) -> None:
@@ -161,6 +174,16 @@ def test_seeds_run_part_of_a_grid_and_an_unknown_seed_is_told(
     assert main(["benchmark", "--config", str(path), "--seeds", "[1, 7]"]) == 2
     message = "benchmark: error: Grid tiny has seeds [0, 1]; asked to run seeds [7], which it does not have."
     assert message in capsys.readouterr().err
+
+
+def test_a_run_s_settings_name_kept_by_only_when_it_is_not_the_image_auroc(tmp_path: Path) -> None:
+    from xray_anomalib.benchmark.runner import grid, run_settings
+
+    models = [{"name": "cae"}, {"name": "vae", "kept_by": "val_pixel_peak_hit"}]
+    config = BenchmarkConfig.from_yaml(_config(tmp_path, models=models))
+    settings = {run.model.display: run_settings(run, config)["model"] for run in grid(config)}
+    assert "kept_by" not in settings["cae"]  # runs recorded before the field existed still count
+    assert settings["vae"]["kept_by"] == "val_pixel_peak_hit"
 
 
 def test_runs_of_a_variant_and_seed_and_what_a_wrong_label_is_told(tmp_path: Path) -> None:

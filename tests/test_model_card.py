@@ -85,7 +85,7 @@ def test_a_tested_run_and_its_export_carry_the_card(full_datamodule: Callable[..
     assert card is not None and (run / CARD_MARKDOWN).is_file()
     kept = engine.trainer.checkpoint_callback
     assert card.training["epoch"] == kept.kept_epoch  # type: ignore[union-attr]
-    assert card.training["validation"]["image_AUROC"]["value"] == pytest.approx(kept.kept_auroc)  # type: ignore[union-attr]
+    assert card.training["validation"]["image_AUROC"]["value"] == pytest.approx(kept.kept_figure)  # type: ignore[union-attr]
     printed = engine.trainer.callback_metrics
     assert card.test is not None
     for name in ("image_AUROC", "image_sensitivity_at_90_specificity", "study_AUROC"):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from xray_anomalib.callbacks import KeptBy
 from xray_anomalib.film_pipeline import PreprocessingSettings, Variant
 from xray_anomalib.io.text import read_yaml
 from xray_anomalib.models.components.trained_models import BuiltFromTrainedModels, TrainedModel
@@ -169,6 +170,8 @@ class ModelConfig:
         label: Name in tables; defaults to ``name``.
         image_size: This model's input size, when it differs from ``data.image_size`` (the paper trained BiGAN and
             alpha-GAN at 128 px, the others at 512 px).
+        kept_by: The validation figure whose best epoch is kept (:class:`~xray_anomalib.callbacks.KeptBy`; the
+            image AUROC by default).
     """
 
     name: str
@@ -177,6 +180,11 @@ class ModelConfig:
     max_epochs: int = 1
     label: str = ""
     image_size: int | None = None
+    kept_by: str = KeptBy.IMAGE_AUROC.value
+
+    def __post_init__(self) -> None:
+        """Refuse a ``kept_by`` the checkpoint cannot monitor (the error lists those it can)."""
+        KeptBy(self.kept_by)
 
     @property
     def display(self) -> str:

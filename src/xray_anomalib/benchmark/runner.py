@@ -31,6 +31,7 @@ from xray_anomalib.benchmark.config import (
     VariantConfig,
 )
 from xray_anomalib.benchmark.evaluation import score_films, score_names
+from xray_anomalib.callbacks import BestValidationCheckpoint, KeptBy, ValidationHistory
 from xray_anomalib.data import XrayDataModule
 from xray_anomalib.data.transforms import HistogramEqualization
 from xray_anomalib.film_pipeline.pipeline import PIPELINE_VERSION
@@ -44,6 +45,8 @@ RESULT_NAME = "result.json"
 FILMS_NAME = "films.csv"
 VALIDATION_COLUMNS = ("image_auroc", "pixel_auroc_in_body", "peak_hit")
 """Figures also recorded on the validation films (``val_`` prefixed), those settings may be chosen on."""
+LATER_MODEL_FIELDS = {"kept_by": KeptBy.IMAGE_AUROC.value}
+"""Model fields added after runs were recorded, with their defaults (see :func:`run_settings`)."""
 
 
 @dataclass(frozen=True)
@@ -151,9 +154,10 @@ def resolved_init_args(run: Run, config: BenchmarkConfig) -> tuple[dict, float]:
 def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     """Train, score and measure one run; returns its result record.
 
-    The weights scored are the epoch's of the best validation image AUROC (``kept_epoch``, 1 = after the first
-    epoch; see :class:`~xray_anomalib.callbacks.BestValidationCheckpoint`). Each score's test metrics are recorded
-    with its validation image AUROC, in-body pixel AUROC and peak hit (``val_...``). An ensemble's training time
+    The weights scored are the epoch's of the best validation image AUROC, or of the model's ``kept_by`` figure
+    (``kept_epoch``, 1 = after the first epoch; see :class:`~xray_anomalib.callbacks.BestValidationCheckpoint`).
+    Each score's test metrics are recorded with its validation image AUROC, in-body pixel AUROC and peak hit
+    (``val_...``), and each epoch's validation figures (``validation_by_epoch``). An ensemble's training time
     includes its members' (what the ensemble costs from scratch).
     """
     seed_everything(run.seed)
@@ -168,7 +172,16 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     if missing:  # checked before training, which would otherwise be wasted
         msg = f"{run.model.display} has no score(s) {missing}; it computes {computed}."
         raise ValueError(msg)
-    engine = Engine(max_epochs=run.model.max_epochs, default_root_dir=folder, enable_progress_bar=False, logger=False)
+    kept_by = KeptBy(run.model.kept_by)
+    history = ValidationHistory()
+    callbacks = [history] if kept_by is KeptBy.IMAGE_AUROC else [history, BestValidationCheckpoint(monitor=kept_by)]
+    engine = Engine(
+        max_epochs=run.model.max_epochs,
+        default_root_dir=folder,
+        enable_progress_bar=False,
+        logger=False,
+        callbacks=callbacks,
+    )
     start = time.perf_counter()
     engine.fit(model=model, datamodule=datamodule)
     train_seconds = time.perf_counter() - start + members_seconds
@@ -182,6 +195,7 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     return {
         "status": "ok",
         "kept_epoch": kept,
+        "validation_by_epoch": history.epochs,
         "train_s": train_seconds,
         "ms_per_image": scored.ms_per_image,
         "test_films": len(scored.films),
@@ -193,10 +207,16 @@ def run_settings(run: Run, config: BenchmarkConfig) -> dict:
     """Everything that decides a run's result, as JSON values (an ensemble's include its members').
 
     The film pipeline's version is among them: a run preprocessed by an earlier pipeline (other crops, other body
-    masks) is run again.
+    masks) is run again. A model field added after runs were recorded (:data:`LATER_MODEL_FIELDS`) is left out at
+    its default, so that those runs still count.
     """
+    model = {
+        name: value
+        for name, value in asdict(run.model).items()
+        if name not in LATER_MODEL_FIELDS or value != LATER_MODEL_FIELDS[name]
+    }
     settings = {
-        "model": asdict(run.model),
+        "model": model,
         "variant": asdict(run.variant),
         "seed": run.seed,
         "data": config.data,

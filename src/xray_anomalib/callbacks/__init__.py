@@ -1,6 +1,7 @@
 """Lightning callbacks of the X-ray models."""
 
-from xray_anomalib.callbacks.best_validation import VALIDATION_AUROC, BestValidationCheckpoint
+from xray_anomalib.callbacks.best_validation import VALIDATION_AUROC, BestValidationCheckpoint, KeptBy
 from xray_anomalib.callbacks.run_config import RunFolderConfig
+from xray_anomalib.callbacks.validation_history import ValidationHistory
 
-__all__ = ["VALIDATION_AUROC", "BestValidationCheckpoint", "RunFolderConfig"]
+__all__ = ["VALIDATION_AUROC", "BestValidationCheckpoint", "KeptBy", "RunFolderConfig", "ValidationHistory"]

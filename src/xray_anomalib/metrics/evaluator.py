@@ -1,8 +1,10 @@
 """The metrics of every X-ray model: anomalib's image metrics and the pixel metrics over films with truth.
 
 Validation logs ``val_image_AUROC`` (NaN where the validation films hold one class), which selects the checkpoint
-kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`), and its 95% bootstrap interval
-(``val_image_AUROC_ci_low``, ``val_image_AUROC_ci_high``).
+kept (:class:`~xray_anomalib.callbacks.BestValidationCheckpoint`), its 95% bootstrap interval
+(``val_image_AUROC_ci_low``, ``val_image_AUROC_ci_high``) and, over the validation films with pixel truth, the two
+localisation figures the checkpoint can be kept by instead: ``val_pixel_AUROC_in_body`` and ``val_pixel_peak_hit``
+(NaN without anomalous films with a mask).
 
 ``anomalib test`` prints, beside ``image_AUROC`` and ``image_F1Score``:
 
@@ -72,7 +74,12 @@ def pixel_metrics() -> list[FilmsWithTruthMetric | PositivesWithoutMask]:
 def xray_evaluator() -> Evaluator:
     """The evaluator of the X-ray models (see the module docstring)."""
     return Evaluator(
-        val_metrics=[ImageAUROC(prefix="val_image_"), *interval_bounds("val_image_", [])],
+        val_metrics=[
+            ImageAUROC(prefix="val_image_"),
+            *interval_bounds("val_image_", []),
+            PixelAUROC(in_body=True, prefix="val_pixel_"),
+            PeakHitRate(prefix="val_pixel_"),
+        ],
         test_metrics=[
             AUROC(fields=["pred_score", "gt_label"], prefix="image_"),
             F1Score(fields=["pred_label", "gt_label"], prefix="image_"),

@@ -27,6 +27,7 @@ from anomalib.metrics import AnomalibMetric
 from anomalib.metrics.aupro import _AUPRO
 from anomalib.metrics.auroc import _AUROC
 from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 from xray_anomalib.metrics.localization import peak_hit_counts
 
@@ -97,6 +98,13 @@ class PixelAUROC(FilmsWithTruthMetric, _AUROC):  # type: ignore[misc]
         if self.in_body:
             maps, truth = maps[body], truth[body]
         _AUROC.update(self, maps, truth.int())
+
+    def compute(self) -> torch.Tensor:
+        """The AUROC; NaN where the pixels counted hold one class or none (no anomalous film with a mask)."""
+        truth = dim_zero_cat(self.target) if self.target else torch.zeros(0)
+        if truth.numel() == 0 or bool(truth.min() == truth.max()):
+            return torch.tensor(float("nan"))
+        return _AUROC.compute(self)
 
 
 class PixelAUPRO(FilmsWithTruthMetric, _AUPRO):  # type: ignore[misc]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from anomalib.callbacks.checkpoint import ModelCheckpoint as LastCheckpoint
 from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from xray_anomalib.callbacks import BestValidationCheckpoint
+from xray_anomalib.callbacks import BestValidationCheckpoint, KeptBy
 from xray_anomalib.utils.mixin_base import ModuleMixinBase
 
 LAST_CHECKPOINT = "last"
@@ -19,8 +20,10 @@ class BestCheckpointMixin(ModuleMixinBase):
     """Replaces the trainer's default checkpoint by :class:`~xray_anomalib.callbacks.BestValidationCheckpoint`.
 
     The replacement writes to the same folder and file; ``last.ckpt`` beside it holds the last epoch (to resume
-    from). The best one comes first, so that ``trainer.checkpoint_callback`` is the kept epoch's. A trainer without
-    checkpointing, or with a checkpoint callback of the user's that monitors a metric, is left as it is.
+    from). The best one comes first, so that ``trainer.checkpoint_callback`` is the kept epoch's. A best-validation
+    checkpoint the user gave the trainer (to keep the epoch by another figure) is renewed with its ``monitor`` in
+    anomalib's checkpoint folder (``<run>/weights/lightning``) when it names no folder. A trainer without
+    checkpointing, or with another checkpoint callback of the user's that monitors a metric, is left as it is.
     """
 
     def configure_callbacks(self) -> Sequence[Callback] | Callback:
@@ -31,9 +34,12 @@ class BestCheckpointMixin(ModuleMixinBase):
         if trainer is None:
             return callbacks
         default = trainer.checkpoint_callback
-        if not isinstance(default, ModelCheckpoint) or any(
-            getattr(callback, "monitor", None) for callback in trainer.checkpoint_callbacks
+        given = default if isinstance(default, BestValidationCheckpoint) else None
+        if not isinstance(default, ModelCheckpoint) or (
+            given is None and any(getattr(callback, "monitor", None) for callback in trainer.checkpoint_callbacks)
         ):
             return callbacks
-        best = BestValidationCheckpoint(dirpath=default.dirpath, filename=default.filename or "model")
-        return [best, LastCheckpoint(dirpath=default.dirpath, filename=LAST_CHECKPOINT), *callbacks]
+        folder = default.dirpath or Path(trainer.default_root_dir) / "weights" / "lightning"
+        monitor = given.kept_by if given else KeptBy.IMAGE_AUROC
+        best = BestValidationCheckpoint(dirpath=folder, filename=default.filename or "model", monitor=monitor)
+        return [best, LastCheckpoint(dirpath=folder, filename=LAST_CHECKPOINT), *callbacks]
