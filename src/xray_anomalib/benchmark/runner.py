@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 from anomalib.engine import Engine
-from lightning.pytorch import seed_everything
+from lightning.pytorch import Callback, seed_everything
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xray_anomalib.benchmark.config import (
@@ -174,7 +174,9 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
         raise ValueError(msg)
     kept_by = KeptBy(run.model.kept_by)
     history = ValidationHistory()
-    callbacks = [history] if kept_by is KeptBy.IMAGE_AUROC else [history, BestValidationCheckpoint(monitor=kept_by)]
+    callbacks: list[Callback] = [history]
+    if kept_by is not KeptBy.IMAGE_AUROC:
+        callbacks.append(BestValidationCheckpoint(monitor=kept_by))
     engine = Engine(
         max_epochs=run.model.max_epochs,
         default_root_dir=folder,

@@ -99,7 +99,7 @@ class PixelAUROC(FilmsWithTruthMetric, _AUROC):  # type: ignore[misc]
             maps, truth = maps[body], truth[body]
         _AUROC.update(self, maps, truth.int())
 
-    def compute(self) -> torch.Tensor:
+    def compute(self) -> torch.Tensor:  # type: ignore[override]  # anomalib's AUROC returns the area too
         """The AUROC; NaN where the pixels counted hold one class or none (no anomalous film with a mask)."""
         truth = dim_zero_cat(self.target) if self.target else torch.zeros(0)
         if truth.numel() == 0 or bool(truth.min() == truth.max()):

@@ -21,8 +21,8 @@ class BestCheckpointMixin(ModuleMixinBase):
 
     The replacement writes to the same folder and file; ``last.ckpt`` beside it holds the last epoch (to resume
     from). The best one comes first, so that ``trainer.checkpoint_callback`` is the kept epoch's. A best-validation
-    checkpoint the user gave the trainer (to keep the epoch by another figure) is renewed with its ``monitor`` in
-    anomalib's checkpoint folder (``<run>/weights/lightning``) when it names no folder. A trainer without
+    checkpoint the user gave the trainer without a folder (to keep the epoch by another figure) is renewed with its
+    ``monitor`` in anomalib's checkpoint folder (``<run>/weights/lightning``). A trainer without
     checkpointing, or with another checkpoint callback of the user's that monitors a metric, is left as it is.
     """
 
@@ -34,7 +34,7 @@ class BestCheckpointMixin(ModuleMixinBase):
         if trainer is None:
             return callbacks
         default = trainer.checkpoint_callback
-        given = default if isinstance(default, BestValidationCheckpoint) else None
+        given = default if isinstance(default, BestValidationCheckpoint) and default.dirpath is None else None
         if not isinstance(default, ModelCheckpoint) or (
             given is None and any(getattr(callback, "monitor", None) for callback in trainer.checkpoint_callbacks)
         ):

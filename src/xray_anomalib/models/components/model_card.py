@@ -362,11 +362,14 @@ class ModelCardMixin(DeployableMixin):
         trainer = self.trainer
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("val_")}
         kept = trainer.checkpoint_callback
-        selection = isinstance(kept, BestValidationCheckpoint)
         return {
             "epoch": epoch,
             "max_epochs": trainer.max_epochs,
-            "selected_by": f"the best validation {kept.kept_by.description}" if selection else "the last epoch",
+            "selected_by": (
+                f"the best validation {kept.kept_by.description}"
+                if isinstance(kept, BestValidationCheckpoint)
+                else "the last epoch"
+            ),
             "validation": grouped_metrics(metrics, prefix="val_"),
             "run_folder": str(Path(trainer.default_root_dir).resolve()),
             "logs": logger_locations(trainer),
