@@ -241,14 +241,33 @@ def test_our_errors_reach_the_user_alone(tmp_path: Path, traceback: bool) -> Non
         ]
 
 
+def _train_cae_with_overlay(overlay: str, epochs: int, synthetic_root: Path, folder: Path) -> str:
+    """``anomalib train`` of the CAE config with an overlay of ``configs/overlays`` on tiny data; its output."""
+    configs = ["--config", str(REPO / "configs" / "cae.yaml")]
+    configs += ["--config", str(REPO / "configs" / "overlays" / overlay)]
+    data = ["--data.init_args.root", str(synthetic_root), *TINY]
+    return _anomalib("train", *configs, "--trainer.max_epochs", str(epochs), *data, cwd=folder)
+
+
+@pytest.mark.slow
+def test_the_keep_epoch_overlay_keeps_the_epoch_of_the_best_peak_in_anomalib_s_folder(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    _train_cae_with_overlay("keep_epoch_by_peak.yaml", 2, synthetic_root, tmp_path)
+    run = next((tmp_path / "results" / "Cae").glob("*/*/v0"))
+    kept = torch.load(run / "weights" / "lightning" / "model.ckpt", weights_only=False)
+    assert (run / "weights" / "lightning" / "last.ckpt").is_file()
+    callback = next(state for name, state in kept["callbacks"].items() if "BestValidationCheckpoint" in name)
+    assert callback["monitor"] == "val_pixel_peak_hit"
+    card = ModelCard.read(run)
+    assert card is not None and card.training["selected_by"] == "the best validation heatmap peak on the anomaly"
+
+
 @pytest.mark.slow
 def test_the_threshold_overlay_sets_the_policy_and_test_prints_operating_points(
     synthetic_root: Path, tmp_path: Path
 ) -> None:
-    configs = ["--config", str(REPO / "configs" / "cae.yaml")]
-    configs += ["--config", str(REPO / "configs" / "overlays" / "threshold_specificity95.yaml")]
-    data = ["--data.init_args.root", str(synthetic_root), *TINY]
-    output = _anomalib("train", *configs, "--trainer.max_epochs", "1", *data, cwd=tmp_path)
+    output = _train_cae_with_overlay("threshold_specificity95.yaml", 1, synthetic_root, tmp_path)
     printed = _printed_metrics(output)
     points = ("sensitivity_at_90_specificity", "sensitivity_at_95_specificity", "specificity_at_95_sensitivity")
     for name in (f"{level}_{point}" for level in ("image", "film", "study") for point in points):
