@@ -12,6 +12,7 @@ from xray_anomalib.benchmark.report import TICK_LABEL_WIDTH, wrapped_label
 from xray_anomalib.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+EMA = "xray_anomalib.callbacks.ExponentialWeightAveraging"
 
 
 def _config(tmp_path: Path, **changes: object) -> Path:
@@ -117,6 +118,18 @@ def test_tiny_grid_runs_resumes_and_records_a_failed_run(synthetic_root: Path, t
         ({"data": {"class_path": "xray_anomalib.data.Nope"}}, r"data\.class_path: cannot import"),
         ({"variants": [{"variant": "raw", "equalize": "maybe"}]}, r"variants\[0\]\.equalize: expected bool"),
         (
+            {"models": [{"name": "cae", "callbacks": [{"class_path": "xray_anomalib.callbacks.Nope"}]}]},
+            r"models\[0\]\.callbacks\[0\]\.class_path: cannot import 'xray_anomalib.callbacks.Nope'",
+        ),
+        (
+            {"models": [{"name": "cae", "callbacks": [{"init_args": {"decay": 0.9}}]}]},
+            r"models\[0\]\.callbacks\[0\]: expected \{class_path: \.\.\., init_args: \{\.\.\.\}\}",
+        ),
+        (
+            {"models": [{"name": "cae", "callbacks": [{"class_path": EMA, "init_args": {"decay": "slow"}}]}]},
+            r"models\[0\]\.callbacks\[0\]\.init_args\.decay: expected float, got 'slow'",
+        ),
+        (
             {"models": [{"name": "cae", "kept_by": "val_loss"}]},
             r"models\[0\]: 'val_loss' is not a valid KeptBy; expected one of val_image_AUROC, val_pixel_AUROC_in_body",
         ),
@@ -176,14 +189,15 @@ def test_seeds_run_part_of_a_grid_and_an_unknown_seed_is_told(
     assert message in capsys.readouterr().err
 
 
-def test_a_run_s_settings_name_kept_by_only_when_it_is_not_the_image_auroc(tmp_path: Path) -> None:
+def test_a_run_s_settings_name_kept_by_and_callbacks_only_when_set(tmp_path: Path) -> None:
     from xray_anomalib.benchmark.runner import grid, run_settings
 
-    models = [{"name": "cae"}, {"name": "vae", "kept_by": "val_pixel_peak_hit"}]
+    averaging = [{"class_path": EMA, "init_args": {"decay": 0.99}}]
+    models = [{"name": "cae"}, {"name": "vae", "kept_by": "val_pixel_peak_hit", "callbacks": averaging}]
     config = BenchmarkConfig.from_yaml(_config(tmp_path, models=models))
     settings = {run.model.display: run_settings(run, config)["model"] for run in grid(config)}
-    assert "kept_by" not in settings["cae"]  # runs recorded before the field existed still count
-    assert settings["vae"]["kept_by"] == "val_pixel_peak_hit"
+    assert not {"kept_by", "callbacks"} & set(settings["cae"])  # runs recorded before the fields existed still count
+    assert (settings["vae"]["kept_by"], settings["vae"]["callbacks"]) == ("val_pixel_peak_hit", averaging)
 
 
 def test_runs_of_a_variant_and_seed_and_what_a_wrong_label_is_told(tmp_path: Path) -> None:

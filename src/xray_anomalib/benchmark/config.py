@@ -106,6 +106,28 @@ def _check_model(model: ModelConfig, image_size: int, earlier: dict[str, str], k
     if issubclass(model_class, BuiltFromTrainedModels):
         arguments = _with_earlier_models(model_class, arguments, earlier, key)
     check_class_arguments(model_class, arguments, f"{key}.init_args", skip={"seed"})
+    for index, callback in enumerate(model.callbacks):
+        where = f"{key}.callbacks[{index}]"
+        unknown = sorted(set(callback) - {"class_path", "init_args"})
+        if "class_path" not in callback or unknown:
+            msg = f"{where}: expected {{class_path: ..., init_args: {{...}}}}, got {callback!r}"
+            raise BenchmarkConfigError(msg)
+        callback_class = _imported(callback["class_path"], f"{where}.class_path")
+        check_class_arguments(callback_class, callback.get("init_args", {}), f"{where}.init_args")
+
+
+def _imported(class_path: Any, key: str) -> type:
+    """The class ``class_path`` names (a string checked first).
+
+    Raises:
+        BenchmarkConfigError: ``<key>: cannot import '<class_path>' (<why>)``.
+    """
+    class_path = checked_value(str, class_path, key)
+    try:
+        return import_class(class_path)
+    except (ImportError, AttributeError, ValueError) as error:
+        msg = f"{key}: cannot import {class_path!r} ({error})"
+        raise BenchmarkConfigError(msg) from error
 
 
 def _check_data(data: dict[str, Any]) -> None:
@@ -115,12 +137,7 @@ def _check_data(data: dict[str, Any]) -> None:
         msg = f"data must not set {reserved}; the grid sets them per run"
         raise BenchmarkConfigError(msg)
     arguments = dict(data)
-    class_path = checked_value(str, arguments.pop("class_path", DEFAULT_DATAMODULE), "data.class_path")
-    try:
-        datamodule_class = import_class(class_path)
-    except (ImportError, AttributeError, ValueError) as error:
-        msg = f"data.class_path: cannot import {class_path!r} ({error})"
-        raise BenchmarkConfigError(msg) from error
+    datamodule_class = _imported(arguments.pop("class_path", DEFAULT_DATAMODULE), "data.class_path")
     check_class_arguments(datamodule_class, arguments, "data", skip=GRID_DATA_ARGUMENTS)
 
 
@@ -172,6 +189,8 @@ class ModelConfig:
             alpha-GAN at 128 px, the others at 512 px).
         kept_by: The validation figure whose best epoch is kept (:class:`~xray_anomalib.callbacks.KeptBy`; the
             image AUROC by default).
+        callbacks: Lightning callbacks added to the run's trainer, each ``{class_path: ..., init_args: {...}}`` as in
+            anomalib's ``trainer.callbacks`` (e.g. :class:`~xray_anomalib.callbacks.ExponentialWeightAveraging`).
     """
 
     name: str
@@ -181,6 +200,7 @@ class ModelConfig:
     label: str = ""
     image_size: int | None = None
     kept_by: str = KeptBy.IMAGE_AUROC.value
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Refuse a ``kept_by`` the checkpoint cannot monitor (the error lists those it can)."""

@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from anomalib.engine import Engine
@@ -45,7 +46,7 @@ RESULT_NAME = "result.json"
 FILMS_NAME = "films.csv"
 VALIDATION_COLUMNS = ("image_auroc", "pixel_auroc_in_body", "peak_hit")
 """Figures also recorded on the validation films (``val_`` prefixed), those settings may be chosen on."""
-LATER_MODEL_FIELDS = {"kept_by": KeptBy.IMAGE_AUROC.value}
+LATER_MODEL_FIELDS: dict[str, Any] = {"kept_by": KeptBy.IMAGE_AUROC.value, "callbacks": []}
 """Model fields added after runs were recorded, with their defaults (see :func:`run_settings`)."""
 
 
@@ -177,6 +178,7 @@ def execute(run: Run, config: BenchmarkConfig, folder: Path) -> dict:
     callbacks: list[Callback] = [history]
     if kept_by is not KeptBy.IMAGE_AUROC:
         callbacks.append(BestValidationCheckpoint(monitor=kept_by))
+    callbacks += [import_class(item["class_path"])(**item.get("init_args", {})) for item in run.model.callbacks]
     engine = Engine(
         max_epochs=run.model.max_epochs,
         default_root_dir=folder,
