@@ -10,6 +10,10 @@ from xray_anomalib.utils.class_path import import_class
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("configs/gpu/*.yaml")])
+WITH_CALLBACKS = sorted(
+    path for path in [*CONFIGS, *REPO.glob("configs/overlays/*.yaml")] if "callbacks:" in path.read_text()
+)
+"""Training configs and overlays that give the trainer callbacks (a grid's are checked with the grid)."""
 NEEDS_TRAINED_MEMBERS = {"ensemble.yaml", "fracatlas_ensemble.yaml"}
 """Configs whose model loads other runs' checkpoints: their arguments are checked, the model is not built."""
 
@@ -30,3 +34,11 @@ def test_training_config_is_valid(path: Path) -> None:
         return
     resnet = str(model_args.get("backbone", "")).startswith(("resnet", "wide_resnet"))
     model_class(**({**model_args, "pre_trained": False} if resnet else model_args))  # ResNets would download
+
+
+@pytest.mark.parametrize("path", WITH_CALLBACKS, ids=lambda path: str(path.relative_to(REPO / "configs")))
+def test_trainer_callbacks_of_configs_and_overlays_build(path: Path) -> None:
+    callbacks = (yaml.safe_load(path.read_text()).get("trainer") or {}).get("callbacks", [])
+    assert callbacks, f"{path} mentions callbacks but lists none"
+    for callback in callbacks:
+        import_class(callback["class_path"])(**callback.get("init_args", {}))
