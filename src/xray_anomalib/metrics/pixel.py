@@ -101,7 +101,8 @@ class PixelAUROC(FilmsWithTruthMetric, _AUROC):  # type: ignore[misc]
 
     def compute(self) -> torch.Tensor:  # type: ignore[override]  # anomalib's AUROC returns the area too
         """The AUROC; NaN where the pixels counted hold one class or none (no anomalous film with a mask)."""
-        truth = dim_zero_cat(self.target) if self.target else torch.zeros(0)
+        target: list[torch.Tensor] | torch.Tensor = self.target  # one tensor once synchronised across processes
+        truth = dim_zero_cat(target) if isinstance(target, torch.Tensor) or target else torch.zeros(0)
         if truth.numel() == 0 or bool(truth.min() == truth.max()):
             return torch.tensor(float("nan"))
         return _AUROC.compute(self)
